@@ -1,0 +1,36 @@
+// The `ward` command: shared pieces for subcommand files. Each part's commands live in their
+// own file (engine_commands.cpp, deid_commands.cpp, ...) and register themselves on the app
+// through one register_* function listed in main.cpp.
+//
+// Contract of every subcommand: exit code 0 on success, 1 on a runtime failure, 2 on a usage
+// error, and on failure exactly one line on stderr saying what went wrong ("ward: ...").
+// Handlers do their work in a Status-returning action; they never call exit().
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "common/status.h"
+
+namespace ward::cli {
+
+// Thrown (or returned via usage_error) for a usage problem that CLI11 cannot express; exits 2.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct Context {
+    // The action of the chosen subcommand, set by its parse callback and run after parsing.
+    std::function<Status()> action;
+    std::string config_path;  // --config, empty when not given
+};
+
+// Makes `sub` run `action` when chosen.
+inline void set_action(CLI::App* sub, Context& ctx, std::function<Status()> action) {
+    sub->final_callback([&ctx, action = std::move(action)] { ctx.action = action; });
+}
+
+}  // namespace ward::cli
