@@ -33,4 +33,9 @@ inline void set_action(CLI::App* sub, Context& ctx, std::function<Status()> acti
     sub->final_callback([&ctx, action = std::move(action)] { ctx.action = action; });
 }
 
+// One per part with commands; each is defined in <part>_commands.cpp.
+void register_engine_commands(CLI::App& app, Context& ctx);   // model, tokenize, generate, ...
+void register_deid_commands(CLI::App& app, Context& ctx);     // deid
+void register_interop_commands(CLI::App& app, Context& ctx);  // ingest, patient, mllp
+
 }  // namespace ward::cli

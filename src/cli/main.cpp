@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"text", "json"}));
     app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off");
 
+    cli::register_engine_commands(app, ctx);
+    cli::register_deid_commands(app, ctx);
+    cli::register_interop_commands(app, ctx);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
