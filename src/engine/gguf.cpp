@@ -343,10 +343,9 @@ class GgufParser {
         uint64_t size = data_.size();
         if (t.offset > size - data_start || t.n_bytes > size - data_start - t.offset) {
             return fail(
-                "tensor '{}': data [{}, {}) runs past the end of the file (size {})", t.name,
-                data_start + t.offset,
-                fmt::to_string(static_cast<unsigned __int128>(data_start) + t.offset + t.n_bytes),
-                size);
+                "tensor '{}': {} bytes of data at offset {} run past the end of the file "
+                "(data section at {}, file size {})",
+                t.name, t.n_bytes, t.offset, data_start, size);
         }
         t.data = data_.data() + data_start + t.offset;
         return ok_status();
