@@ -1,0 +1,598 @@
+#include "engine/tokenizer.h"
+
+#include <algorithm>
+#include <queue>
+
+#include <fmt/format.h>
+
+#include "engine/pretokenize.h"
+
+namespace ward::engine {
+
+namespace {
+
+constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 "▁"
+
+// End-of-turn token texts, in the order llama.cpp prefers them for eot().
+constexpr std::string_view kEotTexts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
+};
+// Texts that end generation besides eos/eot/eom.
+constexpr std::string_view kEogTexts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",   "<|endoftext|>",
+    "<|eom_id|>", "<EOT>",      "_<EOT>",  "<|end_of_text|>",
+};
+
+bool is_llama3_pre(std::string_view pre) {
+    return pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
+}
+
+// Reads an optional token id key. Absent or the "none" value (-1, or 0xFFFFFFFF as written by
+// converters into a uint32) keep `fallback`; anything else must be a valid id.
+Status read_token_id(const GgufFile& file, std::string_view key, int32_t n_vocab, int32_t* id) {
+    if (!file.has(key)) return ok_status();
+    WARD_ASSIGN_OR_RETURN(int64_t value, file.get_int(key));
+    if (value == -1 || value == 0xFFFFFFFFLL) {
+        *id = -1;
+        return ok_status();
+    }
+    if (value < 0 || value >= n_vocab) {
+        return invalid_argument(
+            "tokenizer: metadata '{}' = {} is not a token id (vocabulary of {})", key, value,
+            n_vocab);
+    }
+    *id = static_cast<int32_t>(value);
+    return ok_status();
+}
+
+// True when `bytes` is the beginning, but not the whole, of a valid UTF-8 sequence.
+bool is_utf8_proper_prefix(std::string_view bytes) {
+    auto lead = static_cast<uint8_t>(bytes[0]);
+    size_t need = 0;
+    uint8_t low = 0x80;
+    uint8_t high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        need = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        need = 3;
+        if (lead == 0xE0) low = 0xA0;
+        if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        need = 4;
+        if (lead == 0xF0) low = 0x90;
+        if (lead == 0xF4) high = 0x8F;
+    }
+    if (need == 0 || bytes.size() >= need) return false;
+    for (size_t i = 1; i < bytes.size(); ++i) {
+        auto c = static_cast<uint8_t>(bytes[i]);
+        if (i == 1 ? (c < low || c > high) : (c < 0x80 || c > 0xBF)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+// Per-call working memory of the merge loops, reused across the words of one encode().
+struct Tokenizer::Scratch {
+    struct Symbol {
+        int32_t id;      // token id, -1 when the piece is not a token
+        uint32_t start;  // SentencePiece: byte offset of the piece
+        uint32_t n;      // SentencePiece: byte length; 0 once merged away
+        int32_t prev;
+        int32_t next;
+    };
+    struct Bigram {
+        float score;   // SentencePiece: score of the merged token (higher first)
+        int32_t rank;  // BPE: merge rank (lower first)
+        int32_t left;
+        int32_t right;
+        uint32_t size;  // SentencePiece: bytes of the merged piece, to detect stale entries
+        int32_t left_id;
+        int32_t right_id;
+        int32_t result;
+    };
+    std::vector<Symbol> symbols;
+    std::vector<Bigram> heap;
+    std::string text;
+};
+
+Tokenizer::Tokenizer() = default;
+Tokenizer::~Tokenizer() = default;
+
+Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const GgufFile& file) {
+    // Built in place: text_to_id_ views the strings of texts_, so the object never moves.
+    std::shared_ptr<Tokenizer> tokenizer(new Tokenizer());
+    WARD_TRY(tokenizer->load(file));
+    return std::shared_ptr<const Tokenizer>(std::move(tokenizer));
+}
+
+Status Tokenizer::load(const GgufFile& file) {
+    WARD_ASSIGN_OR_RETURN(std::string_view model, file.get_string("tokenizer.ggml.model"));
+    if (model == "llama") {
+        is_spm_ = true;
+    } else if (model == "gpt2") {
+        is_spm_ = false;
+    } else {
+        return invalid_argument(
+            "tokenizer: tokenizer.ggml.model '{}' is not supported; accepted: llama, gpt2", model);
+    }
+    if (file.has("tokenizer.ggml.pre")) {
+        WARD_ASSIGN_OR_RETURN(std::string_view pre, file.get_string("tokenizer.ggml.pre"));
+        pre_name_ = std::string(pre);
+    }
+
+    WARD_ASSIGN_OR_RETURN(auto tokens, file.get_string_array("tokenizer.ggml.tokens"));
+    if (tokens.empty())
+        return invalid_argument("tokenizer: metadata 'tokenizer.ggml.tokens' is empty");
+    if (tokens.size() > static_cast<size_t>(INT32_MAX / 2)) {
+        return invalid_argument("tokenizer: metadata 'tokenizer.ggml.tokens' has {} entries",
+                                tokens.size());
+    }
+    const auto n_vocab = static_cast<int32_t>(tokens.size());
+    texts_.reserve(tokens.size());
+    for (std::string_view t : tokens) texts_.emplace_back(t);
+
+    types_.assign(tokens.size(), TokenType::kNormal);
+    if (file.has("tokenizer.ggml.token_type")) {
+        WARD_ASSIGN_OR_RETURN(auto types, file.get_int_array("tokenizer.ggml.token_type"));
+        if (types.size() != tokens.size()) {
+            return invalid_argument(
+                "tokenizer: metadata 'tokenizer.ggml.token_type' has {} entries for {} tokens",
+                types.size(), tokens.size());
+        }
+        for (size_t i = 0; i < types.size(); ++i) {
+            // Unknown type numbers are treated as normal tokens, as llama.cpp does.
+            if (types[i] >= 0 && types[i] <= 6) types_[i] = static_cast<TokenType>(types[i]);
+        }
+    }
+    scores_.assign(tokens.size(), 0.0f);
+    if (file.has("tokenizer.ggml.scores")) {
+        WARD_ASSIGN_OR_RETURN(scores_, file.get_float_array("tokenizer.ggml.scores"));
+        if (scores_.size() != tokens.size()) {
+            return invalid_argument(
+                "tokenizer: metadata 'tokenizer.ggml.scores' has {} entries for {} tokens",
+                scores_.size(), tokens.size());
+        }
+    }
+
+    text_to_id_.reserve(texts_.size());
+    for (int32_t id = 0; id < n_vocab; ++id) {
+        // Duplicate strings: the first id wins, as in a tokenizer.json vocabulary.
+        text_to_id_.emplace(std::string_view(texts_[id]), id);
+    }
+
+    byte_tokens_.assign(256, -1);
+    if (is_spm_) {
+        for (int b = 0; b < 256; ++b) {
+            int32_t id = find_token(fmt::format("<0x{:02X}>", b));
+            if (id < 0) id = find_token(std::string(1, static_cast<char>(b)));
+            byte_tokens_[b] = id;
+        }
+        bos_ = n_vocab > 1 ? 1 : -1;
+        eos_ = n_vocab > 2 ? 2 : -1;
+        unk_ = 0;
+        add_bos_ = true;
+        WARD_ASSIGN_OR_RETURN(add_space_prefix_,
+                              file.get_bool_or("tokenizer.ggml.add_space_prefix", true));
+    } else {
+        WARD_ASSIGN_OR_RETURN(pretokenizer_, Pretokenizer::create(pre_name_));
+        for (int b = 0; b < 256; ++b) byte_tokens_[b] = find_token(byte_to_unicode(b));
+        add_bos_ = is_llama3_pre(pre_name_);
+        ignore_merges_ = is_llama3_pre(pre_name_);
+
+        WARD_ASSIGN_OR_RETURN(auto merges, file.get_string_array("tokenizer.ggml.merges"));
+        merges_.reserve(merges.size());
+        std::string joined;
+        for (size_t rank = 0; rank < merges.size(); ++rank) {
+            std::string_view merge = merges[rank];
+            size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string_view::npos;
+            if (space == std::string_view::npos) {
+                return invalid_argument(
+                    "tokenizer: metadata 'tokenizer.ggml.merges'[{}] is not two tokens separated "
+                    "by a space",
+                    rank);
+            }
+            std::string_view left = merge.substr(0, space);
+            std::string_view right = merge.substr(space + 1);
+            int32_t left_id = find_token(left);
+            int32_t right_id = find_token(right);
+            joined.assign(left);
+            joined.append(right);
+            int32_t result = find_token(joined);
+            // A merge whose parts or result are not tokens can never fire on token pieces.
+            if (left_id < 0 || right_id < 0 || result < 0) continue;
+            uint64_t key = (static_cast<uint64_t>(left_id) << 32) | static_cast<uint32_t>(right_id);
+            merges_.emplace(key, Merge{static_cast<int32_t>(rank), result});
+        }
+    }
+
+    WARD_TRY(read_token_id(file, "tokenizer.ggml.bos_token_id", n_vocab, &bos_));
+    WARD_TRY(read_token_id(file, "tokenizer.ggml.eos_token_id", n_vocab, &eos_));
+    WARD_TRY(read_token_id(file, "tokenizer.ggml.unknown_token_id", n_vocab, &unk_));
+    WARD_TRY(read_token_id(file, "tokenizer.ggml.eot_token_id", n_vocab, &eot_));
+    WARD_TRY(read_token_id(file, "tokenizer.ggml.eom_token_id", n_vocab, &eom_));
+    WARD_ASSIGN_OR_RETURN(add_bos_, file.get_bool_or("tokenizer.ggml.add_bos_token", add_bos_));
+    WARD_ASSIGN_OR_RETURN(add_eos_, file.get_bool_or("tokenizer.ggml.add_eos_token", add_eos_));
+    if (unk_ >= 0 && unk_ >= n_vocab) unk_ = -1;
+
+    if (eot_ < 0) {
+        for (std::string_view text : kEotTexts) {
+            if (int32_t id = find_token(text); id >= 0) {
+                eot_ = id;
+                break;
+            }
+        }
+    }
+    if (eom_ < 0) eom_ = find_token("<|eom_id|>");
+    eog_.assign(texts_.size(), false);
+    for (int32_t id : {eos_, eot_, eom_}) {
+        if (id >= 0) eog_[id] = true;
+    }
+    for (std::string_view text : kEogTexts) {
+        if (int32_t id = find_token(text); id >= 0) eog_[id] = true;
+    }
+
+    specials_by_first_byte_.assign(256, {});
+    for (int32_t id = 0; id < n_vocab; ++id) {
+        TokenType type = types_[id];
+        if (texts_[id].empty()) continue;
+        if (type == TokenType::kControl || type == TokenType::kUserDefined ||
+            type == TokenType::kUnknown) {
+            specials_by_first_byte_[static_cast<uint8_t>(texts_[id][0])].push_back(id);
+        }
+    }
+    for (auto& bucket : specials_by_first_byte_) {
+        std::stable_sort(bucket.begin(), bucket.end(),
+                         [&](int32_t a, int32_t b) { return texts_[a].size() > texts_[b].size(); });
+    }
+
+    if (file.has("tokenizer.chat_template")) {
+        WARD_ASSIGN_OR_RETURN(std::string_view tmpl, file.get_string("tokenizer.chat_template"));
+        chat_template_ = std::string(tmpl);
+    }
+    return ok_status();
+}
+
+int32_t Tokenizer::find_token(std::string_view text) const {
+    auto it = text_to_id_.find(text);
+    return it == text_to_id_.end() ? -1 : it->second;
+}
+
+TokenType Tokenizer::token_type(int32_t id) const {
+    if (id < 0 || id >= n_vocab()) return TokenType::kUndefined;
+    return types_[id];
+}
+
+bool Tokenizer::is_eog(int32_t id) const {
+    return id >= 0 && id < n_vocab() && eog_[id];
+}
+
+std::optional<std::string_view> Tokenizer::chat_template() const {
+    if (!chat_template_) return std::nullopt;
+    return std::string_view(*chat_template_);
+}
+
+void Tokenizer::partition(std::string_view text, bool parse_special,
+                          std::vector<Fragment>* out) const {
+    if (!parse_special) {
+        out->push_back({-1, text});
+        return;
+    }
+    // Leftmost-longest: at each position the longest special text that starts there wins.
+    size_t text_start = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        const auto& bucket = specials_by_first_byte_[static_cast<uint8_t>(text[pos])];
+        int32_t found = -1;
+        for (int32_t id : bucket) {
+            const std::string& s = texts_[id];
+            if (text.compare(pos, s.size(), s) == 0) {
+                found = id;
+                break;
+            }
+        }
+        if (found < 0) {
+            ++pos;
+            continue;
+        }
+        if (pos > text_start) out->push_back({-1, text.substr(text_start, pos - text_start)});
+        out->push_back({found, {}});
+        pos += texts_[found].size();
+        text_start = pos;
+    }
+    if (text_start < text.size()) out->push_back({-1, text.substr(text_start)});
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
+                                       bool parse_special) const {
+    std::vector<int32_t> out;
+    out.reserve(text.size() / 3 + 2);
+    if (add_bos && bos_ >= 0) out.push_back(bos_);
+    if (text.empty()) return out;  // no space prefix for an empty text, as llama.cpp
+
+    std::vector<Fragment> fragments;
+    partition(text, parse_special, &fragments);
+    Scratch scratch;
+    bool after_special = true;  // SentencePiece prefixes a space to text at the start or after
+                                // a special token
+    for (const Fragment& fragment : fragments) {
+        if (fragment.token >= 0) {
+            out.push_back(fragment.token);
+            after_special = true;
+            continue;
+        }
+        if (is_spm_) {
+            std::string& escaped = scratch.text;
+            escaped.clear();
+            if (add_space_prefix_ && after_special) escaped.append(kSpaceMarker);
+            for (char c : fragment.text) {
+                if (c == ' ') {
+                    escaped.append(kSpaceMarker);
+                } else {
+                    escaped.push_back(c);
+                }
+            }
+            encode_spm(escaped, &scratch, &out);
+        } else {
+            for (std::string_view word : pretokenizer_->split(fragment.text)) {
+                encode_bpe_word(word, &scratch, &out);
+            }
+        }
+        after_special = false;
+    }
+    return out;
+}
+
+void Tokenizer::push_byte(uint8_t byte, std::vector<int32_t>* out) const {
+    if (byte_tokens_[byte] >= 0) {
+        out->push_back(byte_tokens_[byte]);
+    } else if (unk_ >= 0) {
+        out->push_back(unk_);
+    }
+}
+
+void Tokenizer::encode_spm(std::string_view text, Scratch* scratch,
+                           std::vector<int32_t>* out) const {
+    using Symbol = Scratch::Symbol;
+    using Bigram = Scratch::Bigram;
+    auto& symbols = scratch->symbols;
+    auto& heap = scratch->heap;
+    symbols.clear();
+    heap.clear();
+    for (size_t pos = 0; pos < text.size();) {
+        auto n = static_cast<uint32_t>(utf8_sequence_length(text, pos));
+        auto index = static_cast<int32_t>(symbols.size());
+        symbols.push_back(Symbol{-1, static_cast<uint32_t>(pos), n, index - 1, index + 1});
+        pos += n;
+    }
+    if (symbols.empty()) return;
+    symbols.back().next = -1;
+
+    // Highest score first; on equal scores the leftmost pair.
+    const auto lower_priority = [](const Bigram& a, const Bigram& b) {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
+    const auto try_add = [&](int32_t left, int32_t right) {
+        if (left < 0 || right < 0) return;
+        uint32_t size = symbols[left].n + symbols[right].n;
+        int32_t id = find_token(text.substr(symbols[left].start, size));
+        if (id < 0) return;
+        heap.push_back(Bigram{scores_[id], 0, left, right, size, -1, -1, id});
+        std::push_heap(heap.begin(), heap.end(), lower_priority);
+    };
+    for (size_t i = 1; i < symbols.size(); ++i) {
+        try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+    }
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), lower_priority);
+        Bigram bigram = heap.back();
+        heap.pop_back();
+        Symbol& left = symbols[bigram.left];
+        Symbol& right = symbols[bigram.right];
+        // Stale: one side was merged into something else since this pair was queued.
+        if (left.n == 0 || right.n == 0 || left.n + right.n != bigram.size) continue;
+        left.n += right.n;
+        right.n = 0;
+        left.next = right.next;
+        if (right.next >= 0) symbols[right.next].prev = bigram.left;
+        try_add(left.prev, bigram.left);
+        try_add(bigram.left, left.next);
+    }
+    for (int32_t i = 0; i >= 0; i = symbols[i].next) {
+        const Symbol& symbol = symbols[i];
+        std::string_view piece = text.substr(symbol.start, symbol.n);
+        int32_t id = find_token(piece);
+        if (id >= 0) {
+            out->push_back(id);
+        } else {
+            for (char c : piece) push_byte(static_cast<uint8_t>(c), out);
+        }
+    }
+}
+
+void Tokenizer::encode_bpe_word(std::string_view word, Scratch* scratch,
+                                std::vector<int32_t>* out) const {
+    using Symbol = Scratch::Symbol;
+    using Bigram = Scratch::Bigram;
+    if (word.empty()) return;
+    if (ignore_merges_ && word.size() > 1) {
+        // Llama 3 takes a whole word that is itself a token without running merges.
+        std::string& spelled = scratch->text;
+        spelled.clear();
+        for (char c : word) spelled.append(byte_to_unicode(static_cast<uint8_t>(c)));
+        if (int32_t id = find_token(spelled); id >= 0) {
+            out->push_back(id);
+            return;
+        }
+    }
+    auto& symbols = scratch->symbols;
+    auto& heap = scratch->heap;
+    symbols.clear();
+    heap.clear();
+    for (size_t i = 0; i < word.size(); ++i) {
+        auto index = static_cast<int32_t>(i);
+        symbols.push_back(
+            Symbol{byte_tokens_[static_cast<uint8_t>(word[i])], 0, 1, index - 1, index + 1});
+    }
+    symbols.back().next = -1;
+
+    // Lowest rank first; on equal ranks the leftmost pair.
+    const auto lower_priority = [](const Bigram& a, const Bigram& b) {
+        return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
+    };
+    const auto try_add = [&](int32_t left, int32_t right) {
+        if (left < 0 || right < 0) return;
+        int32_t left_id = symbols[left].id;
+        int32_t right_id = symbols[right].id;
+        if (left_id < 0 || right_id < 0) return;
+        auto it =
+            merges_.find((static_cast<uint64_t>(left_id) << 32) | static_cast<uint32_t>(right_id));
+        if (it == merges_.end()) return;
+        heap.push_back(
+            Bigram{0.0f, it->second.rank, left, right, 0, left_id, right_id, it->second.result});
+        std::push_heap(heap.begin(), heap.end(), lower_priority);
+    };
+    for (size_t i = 1; i < symbols.size(); ++i) {
+        try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+    }
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), lower_priority);
+        Bigram bigram = heap.back();
+        heap.pop_back();
+        Symbol& left = symbols[bigram.left];
+        Symbol& right = symbols[bigram.right];
+        // Stale: either side changed (merged away or grown) since this pair was queued.
+        if (left.n == 0 || right.n == 0 || left.next != bigram.right || left.id != bigram.left_id ||
+            right.id != bigram.right_id) {
+            continue;
+        }
+        left.id = bigram.result;
+        left.n += right.n;
+        right.n = 0;
+        left.next = right.next;
+        if (right.next >= 0) symbols[right.next].prev = bigram.left;
+        try_add(left.prev, bigram.left);
+        try_add(bigram.left, left.next);
+    }
+    for (int32_t i = 0; i >= 0; i = symbols[i].next) {
+        if (symbols[i].id >= 0) {
+            out->push_back(symbols[i].id);
+        } else if (unk_ >= 0) {
+            out->push_back(unk_);  // a byte whose alphabet character is not in the vocabulary
+        }
+    }
+}
+
+std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
+    if (id < 0 || id >= n_vocab()) return {};
+    const std::string& text = texts_[id];
+    switch (types_[id]) {
+        case TokenType::kControl:
+        case TokenType::kUnknown:
+            return special ? text : std::string();
+        case TokenType::kUnused:
+            return {};
+        case TokenType::kUserDefined:
+            return text;
+        case TokenType::kByte:
+            // "<0xNN>"
+            if (text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>') {
+                unsigned value = 0;
+                for (int i = 3; i < 5; ++i) {
+                    char c = text[i];
+                    unsigned digit = c >= '0' && c <= '9'   ? c - '0'
+                                     : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                            : 16;
+                    if (digit > 15) return text;
+                    value = value * 16 + digit;
+                }
+                return std::string(1, static_cast<char>(value));
+            }
+            return text;
+        case TokenType::kNormal:
+        case TokenType::kUndefined:
+            break;
+    }
+    std::string piece;
+    piece.reserve(text.size());
+    if (is_spm_) {
+        for (size_t pos = 0; pos < text.size();) {
+            if (text.compare(pos, kSpaceMarker.size(), kSpaceMarker) == 0) {
+                piece.push_back(' ');
+                pos += kSpaceMarker.size();
+            } else {
+                piece.push_back(text[pos++]);
+            }
+        }
+        return piece;
+    }
+    for (size_t pos = 0; pos < text.size();) {
+        uint32_t cp = 0;
+        int n = decode_utf8(text, pos, &cp);
+        int byte = n > 1 || cp < 0x80 ? unicode_to_byte(cp) : -1;
+        if (byte >= 0) {
+            piece.push_back(static_cast<char>(byte));
+        } else {
+            piece.append(text, pos, n);  // not in the byte alphabet: keep as written
+        }
+        pos += n;
+    }
+    return piece;
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const {
+    std::string text;
+    bool strip_space = is_spm_ && add_space_prefix_;
+    for (int32_t id : ids) {
+        std::string piece = token_to_piece(id, special);
+        if (piece.empty()) continue;
+        if (strip_space && piece[0] == ' ') {
+            text.append(piece, 1, std::string::npos);
+        } else {
+            text.append(piece);
+        }
+        strip_space = false;
+    }
+    return text;
+}
+
+StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool strip_leading_space)
+    : tokenizer_(tokenizer),
+      strip_leading_space_(strip_leading_space && tokenizer.model_type() == "llama") {}
+
+std::string StreamDecoder::push(int32_t id) {
+    std::string piece = tokenizer_.token_to_piece(id);
+    if (piece.empty()) return {};
+    if (strip_leading_space_) {
+        if (piece[0] == ' ') piece.erase(0, 1);
+        strip_leading_space_ = false;
+    }
+    pending_.append(piece);
+    std::string out;
+    size_t pos = 0;
+    while (pos < pending_.size()) {
+        uint32_t cp = 0;
+        int n = decode_utf8(pending_, pos, &cp);
+        if (n > 1 || cp != 0xFFFD) {
+            out.append(pending_, pos, n);
+            pos += n;
+            continue;
+        }
+        // Invalid here: either the start of a character whose remaining bytes have not arrived
+        // yet (wait for them), or a byte that can never be valid (replace it).
+        if (is_utf8_proper_prefix(std::string_view(pending_).substr(pos))) break;
+        out.append("\xEF\xBF\xBD");
+        pos += 1;
+    }
+    pending_.erase(0, pos);
+    return out;
+}
+
+std::string StreamDecoder::flush() {
+    std::string out = pending_.empty() ? std::string() : std::string("\xEF\xBF\xBD");
+    pending_.clear();
+    return out;
+}
+
+}  // namespace ward::engine
