@@ -195,7 +195,8 @@ TEST(GgufWriter, CopiesTheWholeStoriesModelMetadata) {
     ASSERT_TRUE(model) << model.error().to_string();
     GgufWriter w;
     for (const auto& [key, value] : (*model)->metadata()) w.set_value(key, value);
-    auto f = parse_ok(w.to_bytes());
+    const auto bytes = w.to_bytes();  // the parsed file views these bytes
+    auto f = parse_ok(bytes);
     ASSERT_TRUE(f);
     ASSERT_EQ(f->metadata().size(), (*model)->metadata().size());
     for (size_t k = 0; k < f->metadata().size(); ++k) {
@@ -210,8 +211,9 @@ TEST(GgufWriter, SettingAKeyAgainReplacesItInPlace) {
     w.set_string("b", "first");
     w.set_u32("c", 3);
     w.set_string("b", "second");
-    w.set_f32("a", 2.5f);  // a different type is fine too
-    auto f = parse_ok(w.to_bytes());
+    w.set_f32("a", 2.5f);             // a different type is fine too
+    const auto bytes = w.to_bytes();  // the parsed file views these bytes
+    auto f = parse_ok(bytes);
     ASSERT_EQ(f->metadata().size(), 3u);
     EXPECT_EQ(f->metadata()[0].first, "a");
     EXPECT_EQ(f->metadata()[1].first, "b");
@@ -363,7 +365,8 @@ TEST(GgufWriter, RejectsBadTensors) {
     s = w.add_tensor_raw("unknown", static_cast<TensorType>(77), {32}, raw);
     EXPECT_EQ(s.message(), "gguf writer: tensor 'unknown': unknown type id 77");
     // Nothing of the failed calls was added.
-    auto f = parse_ok(w.to_bytes());
+    const auto bytes = w.to_bytes();  // the parsed file views these bytes
+    auto f = parse_ok(bytes);
     EXPECT_EQ(f->tensors().size(), 1u);
 }
 
