@@ -1,0 +1,115 @@
+// The engine's logits against the plain reference forward pass (support/reference_forward.h)
+// for every architecture and every tensor type, on model files the test writes itself.
+//
+// Tolerance: both sides use the same decoded weights, so the only differences are float
+// summation order (the engine sums in float, the reference in double). The largest logit
+// difference must stay below 1e-3 of the largest logit magnitude (at least 1).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/model.h"
+#include "engine/session.h"
+#include "support/reference_forward.h"
+#include "support/tiny_model.h"
+
+namespace ward::engine {
+namespace {
+
+using testing::TinyModelSpec;
+
+constexpr double kTolerance = 1e-3;
+
+struct Case {
+    std::string name;
+    TinyModelSpec spec;
+};
+
+std::vector<Case> all_cases() {
+    std::vector<Case> cases;
+    const TensorType types[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kBF16,
+                                TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_1,
+                                TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ2_K,
+                                TensorType::kQ3_K, TensorType::kQ4_K, TensorType::kQ5_K,
+                                TensorType::kQ6_K};
+    for (const char* arch : {"llama", "qwen2", "gemma3"}) {
+        for (TensorType type : types) {
+            TinyModelSpec s;
+            s.arch = arch;
+            s.type = type;
+            if (s.arch == "gemma3") {
+                s.n_layer = 6;  // five sliding-window layers and one global
+                s.sliding_window = 5;
+                s.tied_output = true;
+            }
+            cases.push_back({std::string(arch) + "_" + std::string(tensor_type_name(type)), s});
+        }
+    }
+    TinyModelSpec llama3;
+    llama3.rope_freqs = true;
+    cases.push_back({"llama_rope_freqs", llama3});
+    TinyModelSpec linear;
+    linear.rope_linear_factor = 4.0f;
+    cases.push_back({"llama_rope_linear", linear});
+    TinyModelSpec mha;
+    mha.n_head_kv = mha.n_head;
+    mha.tied_output = true;
+    cases.push_back({"llama_mha_tied", mha});
+    return cases;
+}
+
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << c.name;
+}
+
+class ReferenceForward : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ReferenceForward, EngineMatchesReference) {
+    const Case& c = GetParam();
+    std::string path = testing::temp_path(c.name + ".gguf");
+    ASSERT_TRUE(testing::write_tiny_model(c.spec, path).ok());
+    const std::vector<int32_t> tokens = {1, 259, 260, 5, 261, 262, 77, 263, 264, 265, 266, 270};
+
+    auto ref = testing::reference_logits(path, tokens);
+    ASSERT_TRUE(ref) << ref.error().to_string();
+
+    auto model = Model::load(path);
+    ASSERT_TRUE(model) << model.error().to_string();
+    SessionOptions options;
+    options.n_ctx = 32;
+    options.n_threads = 2;
+    auto session = Session::create(*model, options);
+    ASSERT_TRUE(session);
+    // A batched prompt of 8, then single-token steps, as generation runs.
+    std::vector<std::vector<float>> got;
+    std::vector<float> batch_logits;
+    ASSERT_TRUE((*session)->eval_all(std::span(tokens).first(8), batch_logits).ok());
+    const size_t n_vocab = (*model)->hparams().n_vocab;
+    for (size_t t = 0; t < 8; ++t) {
+        got.emplace_back(batch_logits.begin() + t * n_vocab,
+                         batch_logits.begin() + (t + 1) * n_vocab);
+    }
+    for (size_t t = 8; t < tokens.size(); ++t) {
+        auto l = (*session)->eval(std::span(tokens).subspan(t, 1));
+        ASSERT_TRUE(l);
+        got.emplace_back(l->begin(), l->end());
+    }
+
+    double max_ref = 1, max_diff = 0;
+    for (size_t t = 0; t < tokens.size(); ++t) {
+        ASSERT_EQ(got[t].size(), (*ref)[t].size());
+        for (size_t v = 0; v < n_vocab; ++v) {
+            max_ref = std::max(max_ref, std::fabs(double((*ref)[t][v])));
+            max_diff = std::max(max_diff, std::fabs(double(got[t][v]) - (*ref)[t][v]));
+        }
+    }
+    EXPECT_LT(max_diff / max_ref, kTolerance)
+        << "max |logit| " << max_ref << ", max diff " << max_diff;
+    std::remove(path.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllArchsAndTypes, ReferenceForward, ::testing::ValuesIn(all_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace ward::engine
