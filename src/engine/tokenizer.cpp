@@ -100,7 +100,6 @@ Tokenizer::Tokenizer() = default;
 Tokenizer::~Tokenizer() = default;
 
 Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const GgufFile& file) {
-    // Built in place: text_to_id_ views the strings of texts_, so the object never moves.
     std::shared_ptr<Tokenizer> tokenizer(new Tokenizer());
     WARD_TRY(tokenizer->load(file));
     return std::shared_ptr<const Tokenizer>(std::move(tokenizer));
@@ -155,11 +154,7 @@ Status Tokenizer::load(const GgufFile& file) {
         }
     }
 
-    text_to_id_.reserve(texts_.size());
-    for (int32_t id = 0; id < n_vocab; ++id) {
-        // Duplicate strings: the first id wins, as in a tokenizer.json vocabulary.
-        text_to_id_.emplace(std::string_view(texts_[id]), id);
-    }
+    build_id_table();
 
     byte_tokens_.assign(256, -1);
     if (is_spm_) {
@@ -181,29 +176,7 @@ Status Tokenizer::load(const GgufFile& file) {
         ignore_merges_ = is_llama3_pre(pre_name_);
 
         WARD_ASSIGN_OR_RETURN(auto merges, file.get_string_array("tokenizer.ggml.merges"));
-        merges_.reserve(merges.size());
-        std::string joined;
-        for (size_t rank = 0; rank < merges.size(); ++rank) {
-            std::string_view merge = merges[rank];
-            size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string_view::npos;
-            if (space == std::string_view::npos) {
-                return invalid_argument(
-                    "tokenizer: metadata 'tokenizer.ggml.merges'[{}] is not two tokens separated "
-                    "by a space",
-                    rank);
-            }
-            std::string_view left = merge.substr(0, space);
-            std::string_view right = merge.substr(space + 1);
-            int32_t left_id = find_token(left);
-            int32_t right_id = find_token(right);
-            joined.assign(left);
-            joined.append(right);
-            int32_t result = find_token(joined);
-            // A merge whose parts or result are not tokens can never fire on token pieces.
-            if (left_id < 0 || right_id < 0 || result < 0) continue;
-            uint64_t key = (static_cast<uint64_t>(left_id) << 32) | static_cast<uint32_t>(right_id);
-            merges_.emplace(key, Merge{static_cast<int32_t>(rank), result});
-        }
+        WARD_TRY(build_merge_table(merges));
     }
 
     WARD_TRY(read_token_id(file, "tokenizer.ggml.bos_token_id", n_vocab, &bos_));
@@ -253,9 +226,96 @@ Status Tokenizer::load(const GgufFile& file) {
     return ok_status();
 }
 
+namespace {
+
+constexpr uint64_t kEmptyMerge = ~uint64_t{0};
+
+uint64_t mix64(uint64_t x) {  // splitmix64's finaliser
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+size_t table_size_for(size_t n) {  // a power of two at least twice n
+    size_t size = 16;
+    while (size < 2 * n) size *= 2;
+    return size;
+}
+
+}  // namespace
+
+void Tokenizer::build_id_table() {
+    id_slots_.assign(table_size_for(texts_.size()), -1);
+    const size_t mask = id_slots_.size() - 1;
+    for (int32_t id = 0; id < n_vocab(); ++id) {
+        size_t slot = std::hash<std::string_view>{}(texts_[id]) & mask;
+        bool duplicate = false;
+        while (id_slots_[slot] >= 0) {
+            // Duplicate strings: the first id wins, as in a tokenizer.json vocabulary.
+            if (texts_[id_slots_[slot]] == texts_[id]) {
+                duplicate = true;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        if (!duplicate) id_slots_[slot] = id;
+    }
+}
+
 int32_t Tokenizer::find_token(std::string_view text) const {
-    auto it = text_to_id_.find(text);
-    return it == text_to_id_.end() ? -1 : it->second;
+    const size_t mask = id_slots_.size() - 1;
+    for (size_t slot = std::hash<std::string_view>{}(text)&mask;; slot = (slot + 1) & mask) {
+        int32_t id = id_slots_[slot];
+        if (id < 0 || texts_[id] == text) return id;
+    }
+}
+
+Status Tokenizer::build_merge_table(const std::vector<std::string_view>& merges) {
+    merge_slots_.assign(table_size_for(merges.size()), MergeSlot{kEmptyMerge, 0, 0});
+    const size_t mask = merge_slots_.size() - 1;
+    std::string joined;
+    for (size_t rank = 0; rank < merges.size(); ++rank) {
+        std::string_view merge = merges[rank];
+        size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string_view::npos;
+        if (space == std::string_view::npos) {
+            return invalid_argument(
+                "tokenizer: metadata 'tokenizer.ggml.merges'[{}] is not two tokens separated by "
+                "a space",
+                rank);
+        }
+        std::string_view left = merge.substr(0, space);
+        std::string_view right = merge.substr(space + 1);
+        int32_t left_id = find_token(left);
+        int32_t right_id = find_token(right);
+        joined.assign(left);
+        joined.append(right);
+        int32_t result = find_token(joined);
+        // A merge whose parts or result are not tokens can never fire on token pieces.
+        if (left_id < 0 || right_id < 0 || result < 0) continue;
+        uint64_t key = (static_cast<uint64_t>(left_id) << 32) | static_cast<uint32_t>(right_id);
+        size_t slot = mix64(key) & mask;
+        while (merge_slots_[slot].key != kEmptyMerge && merge_slots_[slot].key != key) {
+            slot = (slot + 1) & mask;
+        }
+        // A repeated pair keeps its first (lowest) rank.
+        if (merge_slots_[slot].key == kEmptyMerge) {
+            merge_slots_[slot] = MergeSlot{key, static_cast<int32_t>(rank), result};
+        }
+    }
+    return ok_status();
+}
+
+const Tokenizer::MergeSlot* Tokenizer::find_merge(int32_t left, int32_t right) const {
+    if (merge_slots_.empty()) return nullptr;
+    const uint64_t key = (static_cast<uint64_t>(left) << 32) | static_cast<uint32_t>(right);
+    const size_t mask = merge_slots_.size() - 1;
+    for (size_t slot = mix64(key) & mask;; slot = (slot + 1) & mask) {
+        const MergeSlot& s = merge_slots_[slot];
+        if (s.key == key) return &s;
+        if (s.key == kEmptyMerge) return nullptr;
+    }
 }
 
 TokenType Tokenizer::token_type(int32_t id) const {
@@ -445,11 +505,9 @@ void Tokenizer::encode_bpe_word(std::string_view word, Scratch* scratch,
         int32_t left_id = symbols[left].id;
         int32_t right_id = symbols[right].id;
         if (left_id < 0 || right_id < 0) return;
-        auto it =
-            merges_.find((static_cast<uint64_t>(left_id) << 32) | static_cast<uint32_t>(right_id));
-        if (it == merges_.end()) return;
-        heap.push_back(
-            Bigram{0.0f, it->second.rank, left, right, 0, left_id, right_id, it->second.result});
+        const MergeSlot* merge = find_merge(left_id, right_id);
+        if (merge == nullptr) return;
+        heap.push_back(Bigram{0.0f, merge->rank, left, right, 0, left_id, right_id, merge->result});
         std::push_heap(heap.begin(), heap.end(), lower_priority);
     };
     for (size_t i = 1; i < symbols.size(); ++i) {

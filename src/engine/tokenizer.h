@@ -23,7 +23,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -103,11 +102,9 @@ class Tokenizer {
     std::string_view pre_type() const { return pre_name_; }
 
   private:
-    struct StringHash {
-        using is_transparent = void;
-        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    };
-    struct Merge {
+    // One slot of the merge table; key = left id << 32 | right id, kEmptyMerge when free.
+    struct MergeSlot {
+        uint64_t key;
         int32_t rank;
         int32_t result;
     };
@@ -124,16 +121,20 @@ class Tokenizer {
     void encode_spm(std::string_view text, Scratch* scratch, std::vector<int32_t>* out) const;
     void encode_bpe_word(std::string_view word, Scratch* scratch, std::vector<int32_t>* out) const;
     void push_byte(uint8_t byte, std::vector<int32_t>* out) const;
+    void build_id_table();
+    Status build_merge_table(const std::vector<std::string_view>& merges);
+    const MergeSlot* find_merge(int32_t left, int32_t right) const;
 
     bool is_spm_ = true;
     std::string pre_name_ = "default";
     std::vector<std::string> texts_;
     std::vector<float> scores_;
     std::vector<TokenType> types_;
-    // Views into texts_, which never changes after load.
-    std::unordered_map<std::string_view, int32_t, StringHash, std::equal_to<>> text_to_id_;
-    // Byte-level BPE merges keyed by (left id << 32 | right id).
-    std::unordered_map<uint64_t, Merge> merges_;
+    // Open-addressing hash tables (power-of-two sizes, linear probing): vocabulary and merge
+    // lookups dominate both loading and encoding. id_slots_ holds token ids (-1 free), compared
+    // through texts_.
+    std::vector<int32_t> id_slots_;
+    std::vector<MergeSlot> merge_slots_;
     // The token spelling each byte: <0xNN> (SentencePiece) or the byte's alphabet character.
     std::vector<int32_t> byte_tokens_;
     // Tokens parse_special recognises, bucketed by first byte, longest first.
