@@ -1,11 +1,14 @@
 #include "engine/tokenizer.h"
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/gguf_writer.h"
 #include "engine/pretokenize.h"
 
 namespace ward::engine {
@@ -340,20 +343,152 @@ TEST(Tokenizer, PreTokenizerSplits) {
     }
 }
 
+// A small vocabulary written in memory: the byte tokens (SentencePiece <0xNN> or the
+// byte-level alphabet) plus `extra` tokens; `customize` sets or breaks keys.
+struct SmallVocab {
+    std::vector<uint8_t> bytes;
+    std::shared_ptr<const GgufFile> file;
+};
+SmallVocab small_vocab(bool spm, const std::vector<std::string>& extra,
+                       const std::function<void(GgufWriter&, size_t n_tokens)>& customize) {
+    std::vector<std::string> tokens;
+    std::vector<int32_t> types;
+    if (spm) {
+        tokens = {"<unk>", "<s>", "</s>"};
+        types = {2, 3, 3};
+    }
+    for (int b = 0; b < 256; ++b) {
+        tokens.push_back(spm ? fmt::format("<0x{:02X}>", b)
+                             : std::string(byte_to_unicode(static_cast<uint8_t>(b))));
+        types.push_back(spm ? 6 : 1);
+    }
+    for (const std::string& t : extra) {
+        tokens.push_back(t);
+        types.push_back(t.starts_with("<|") ? 3 : 1);
+    }
+    GgufWriter w;
+    w.set_string("tokenizer.ggml.model", spm ? "llama" : "gpt2");
+    w.set_string_array("tokenizer.ggml.tokens", tokens);
+    w.set_i32_array("tokenizer.ggml.token_type", types);
+    if (spm) {
+        std::vector<float> scores(tokens.size(), 0.0f);
+        for (size_t i = 0; i < extra.size(); ++i)
+            scores[tokens.size() - extra.size() + i] = -float(i);
+        w.set_f32_array("tokenizer.ggml.scores", scores);
+    } else {
+        w.set_string("tokenizer.ggml.pre", "gpt-2");
+        w.set_string_array("tokenizer.ggml.merges", {});
+    }
+    customize(w, tokens.size());
+    SmallVocab v;
+    v.bytes = w.to_bytes();
+    auto file = GgufFile::parse(v.bytes);
+    EXPECT_TRUE(file) << file.error().to_string();
+    if (file) v.file = *file;
+    return v;
+}
+
+Status load_error(bool spm, const std::function<void(GgufWriter&, size_t)>& customize) {
+    SmallVocab v = small_vocab(spm, {"he", "llo"}, customize);
+    if (!v.file) return internal_error("no file");
+    auto t = Tokenizer::from_gguf(*v.file);
+    return t ? ok_status() : t.error();
+}
+
 TEST(Tokenizer, ErrorsNameTheKey) {
-    // A vocabulary-free file: the model key is missing.
-    auto file = GgufFile::open(kData + "/tokenizers/vocab-llama2-spm.gguf");
-    ASSERT_TRUE(file);
-    // Build a minimal GGUF in memory without tokenizer keys.
     std::vector<uint8_t> bytes = {'G', 'G', 'U', 'F', 3, 0, 0, 0};
-    for (int i = 0; i < 16; ++i) bytes.push_back(0);  // 0 tensors, 0 metadata
+    for (int i = 0; i < 16; ++i) bytes.push_back(0);  // no tensors, no metadata
     auto empty = GgufFile::parse(bytes);
     ASSERT_TRUE(empty) << empty.error().to_string();
     auto t = Tokenizer::from_gguf(**empty);
     ASSERT_FALSE(t);
     EXPECT_EQ(t.error().code(), StatusCode::kNotFound);
-    EXPECT_NE(t.error().message().find("tokenizer.ggml.model"), std::string::npos)
-        << t.error().message();
+    EXPECT_NE(t.error().message().find("tokenizer.ggml.model"), std::string::npos);
+
+    const auto expect_error = [](Status status, StatusCode code, std::string_view needle) {
+        EXPECT_EQ(status.code(), code) << status.to_string();
+        EXPECT_NE(status.message().find(needle), std::string::npos) << status.message();
+    };
+    EXPECT_TRUE(load_error(true, [](GgufWriter&, size_t) {}).ok());
+    EXPECT_TRUE(load_error(false, [](GgufWriter&, size_t) {}).ok());
+    expect_error(load_error(true, [](GgufWriter& w,
+                                     size_t) { w.set_string("tokenizer.ggml.model", "bert"); }),
+                 StatusCode::kInvalidArgument, "'bert' is not supported; accepted: llama, gpt2");
+    expect_error(load_error(false, [](GgufWriter& w,
+                                      size_t) { w.set_string("tokenizer.ggml.pre", "tekken"); }),
+                 StatusCode::kInvalidArgument, "'tekken' (tokenizer.ggml.pre) is not supported");
+    expect_error(load_error(true, [](GgufWriter& w,
+                                     size_t) { w.set_f32_array("tokenizer.ggml.scores", {1.0f}); }),
+                 StatusCode::kInvalidArgument, "'tokenizer.ggml.scores' has 1 entries for 261");
+    expect_error(load_error(true,
+                            [](GgufWriter& w, size_t) {
+                                w.set_i32_array("tokenizer.ggml.token_type", {1, 1});
+                            }),
+                 StatusCode::kInvalidArgument, "'tokenizer.ggml.token_type' has 2 entries");
+    expect_error(load_error(true,
+                            [](GgufWriter& w, size_t n) {
+                                w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(n));
+                            }),
+                 StatusCode::kInvalidArgument,
+                 "'tokenizer.ggml.bos_token_id' = 261 is not a token id");
+    expect_error(load_error(true, [](GgufWriter& w,
+                                     size_t) { w.set_string("tokenizer.ggml.eos_token_id", "2"); }),
+                 StatusCode::kInvalidArgument, "tokenizer.ggml.eos_token_id");
+    expect_error(load_error(false,
+                            [](GgufWriter& w, size_t) {
+                                w.set_string_array("tokenizer.ggml.merges", {"h e", "he"});
+                            }),
+                 StatusCode::kInvalidArgument, "'tokenizer.ggml.merges'[1]");
+    expect_error(load_error(true, [](GgufWriter& w,
+                                     size_t) { w.set_string_array("tokenizer.ggml.tokens", {}); }),
+                 StatusCode::kInvalidArgument, "'tokenizer.ggml.tokens' is empty");
+    // The "none" id converters write (0xFFFFFFFF) means absent.
+    SmallVocab none = small_vocab(true, {}, [](GgufWriter& w, size_t) {
+        w.set_u32("tokenizer.ggml.bos_token_id", 0xFFFFFFFFu);
+    });
+    auto no_bos = Tokenizer::from_gguf(*none.file);
+    ASSERT_TRUE(no_bos) << no_bos.error().to_string();
+    EXPECT_EQ((*no_bos)->bos(), -1);
+    EXPECT_EQ((*no_bos)->encode("", true), std::vector<int32_t>{});
+}
+
+TEST(Tokenizer, SpmWithoutSpacePrefix) {
+    // Gemma-style: add_space_prefix = false, so neither encode adds nor decode strips a space.
+    // Scores fall with position, so earlier pieces merge first.
+    SmallVocab v = small_vocab(
+        true, {"\xE2\x96\x81", "h", "e", "l", "o", "he", "ll", "llo", "hello", "\xE2\x96\x81hello"},
+        [](GgufWriter& w, size_t) { w.set_bool("tokenizer.ggml.add_space_prefix", false); });
+    auto t = Tokenizer::from_gguf(*v.file);
+    ASSERT_TRUE(t) << t.error().to_string();
+    const Tokenizer& tok = **t;
+    int32_t hello = tok.find_token("hello");
+    int32_t space_hello = tok.find_token("\xE2\x96\x81hello");
+    EXPECT_EQ(tok.encode("hello", false), std::vector<int32_t>{hello});
+    EXPECT_EQ(tok.encode("hello hello", false), (std::vector<int32_t>{hello, space_hello}));
+    EXPECT_EQ(tok.decode(tok.encode(" hello", false)), " hello");
+    // Unknown characters fall back to bytes.
+    EXPECT_EQ(tok.encode("\xC3\xA9", false), (std::vector<int32_t>{3 + 0xC3, 3 + 0xA9}));
+}
+
+TEST(Tokenizer, Gpt2PreTokenizerAndMerges) {
+    auto pre = Pretokenizer::create("gpt-2");
+    ASSERT_TRUE(pre);
+    auto words = (*pre)->split("Hello world's 1234  x\t!");
+    std::vector<std::string> got(words.begin(), words.end());
+    EXPECT_EQ(got,
+              (std::vector<std::string>{"Hello", " world", "'s", " 1234", " ", " x", "\t", "!"}));
+    // Merges apply by rank, lowest first: "l l" (rank 0) before "e l" (rank 1).
+    SmallVocab v = small_vocab(false, {"ll", "el", "he", "hell"}, [](GgufWriter& w, size_t) {
+        w.set_string_array("tokenizer.ggml.merges", {"l l", "e l", "h e", "he ll"});
+    });
+    auto t = Tokenizer::from_gguf(*v.file);
+    ASSERT_TRUE(t) << t.error().to_string();
+    const Tokenizer& tok = **t;
+    EXPECT_FALSE(tok.add_bos_default());
+    EXPECT_EQ(tok.bos(), -1);
+    EXPECT_EQ(tok.encode("hello", false),
+              (std::vector<int32_t>{tok.find_token("hell"), tok.find_token("o")}));
+    EXPECT_EQ(tok.decode(tok.encode("hello", false)), "hello");
 }
 
 }  // namespace
