@@ -37,9 +37,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"text", "json"}));
     app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off");
 
+#ifdef WARD_HAS_ENGINE
     cli::register_engine_commands(app, ctx);
+#endif
+#ifdef WARD_HAS_DEID
     cli::register_deid_commands(app, ctx);
+#endif
+#ifdef WARD_HAS_INTEROP
     cli::register_interop_commands(app, ctx);
+#endif
 
     try {
         app.parse(argc, argv);
