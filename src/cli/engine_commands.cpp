@@ -12,6 +12,7 @@
 #include "engine/chat_template.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/quantize.h"
 #include "engine/session.h"
 #include "engine/tokenizer.h"
 
@@ -302,6 +303,22 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
     ppl->add_option("-t,--threads", pa->threads, "Threads (0: all cores)")
         ->check(CLI::Range(0, 1024));
     set_action(ppl, ctx, [pa] { return perplexity_command(*pa); });
+
+    auto* quant = app.add_subcommand("quantize", "Re-encode a GGUF model's weights");
+    auto qa = std::make_shared<std::array<std::string, 3>>();
+    quant->add_option("IN", (*qa)[0], "Input GGUF")->required();
+    quant->add_option("OUT", (*qa)[1], "Output GGUF")->required();
+    quant->add_option("TYPE", (*qa)[2], "F16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K")->required();
+    set_action(quant, ctx, [qa] {
+        auto type = parse_tensor_type((*qa)[2]);
+        if (!type) throw UsageError(type.error().message());
+        QuantizeStats stats;
+        WARD_TRY(quantize_gguf((*qa)[0], (*qa)[1], *type, &stats));
+        fmt::print(stderr, "quantized {} of {} tensors to {}; {} kept as F32, {} fell back{}\n",
+                   stats.n_quantized, stats.n_tensors, tensor_type_name(*type), stats.n_f32,
+                   stats.n_fallback, stats.n_fallback ? " (see the warnings above)" : "");
+        return ok_status();
+    });
 }
 
 }  // namespace ward::cli
