@@ -304,13 +304,14 @@ void dequantize_q3_k(const uint8_t* src, float* dst, int64_t n_blocks) {
     for (int64_t i = 0; i < n_blocks; ++i) {
         const auto b = load_block<BlockQ3_K>(src, i);
         const float d = fp16_to_f32(b.d);
+        float dl[16];  // per 16 weights
+        for (int j = 0; j < 16; ++j) dl[j] = d * static_cast<float>(unpack_scale_q3_k(j, b.scales));
         float* y = dst + i * kQKK;
         for (int e = 0; e < kQKK; ++e) {
-            const float dl = d * static_cast<float>(unpack_scale_q3_k(e / 16, b.scales));
             const int shift = 2 * ((e % 128) / 32);
             const int low = (b.qs[32 * (e / 128) + e % 32] >> shift) & 3;
             const bool high = (b.hmask[e % 32] >> (e / 32)) & 1;
-            y[e] = dl * static_cast<float>(low - (high ? 0 : 4));
+            y[e] = dl[e / 16] * static_cast<float>(low - (high ? 0 : 4));
         }
     }
 }

@@ -1,8 +1,11 @@
 #include "engine/quantize.h"
 
+#include <algorithm>
+#include <mutex>
 #include <string_view>
 
 #include "common/log.h"
+#include "common/thread_pool.h"
 #include "engine/gguf.h"
 #include "engine/gguf_writer.h"
 #include "engine/quant.h"
@@ -33,19 +36,37 @@ std::string writable_type_names() {
     return names;
 }
 
-// Decodes `t` row by row and re-encodes it as `type`.
-Result<std::vector<uint8_t>> reencode(const GgufTensor& t, TensorType type) {
+// Decodes `t` row by row and re-encodes it as `type`, chunks of rows spread over `pool`.
+Result<std::vector<uint8_t>> reencode(const GgufTensor& t, TensorType type, ThreadPool& pool) {
     const TensorTypeInfo in_info = tensor_type_info(t.type);
     const TensorTypeInfo out_info = tensor_type_info(type);
     const int64_t n_per_row = t.ne[0];
+    const int64_t n_rows = t.n_rows();
     const int64_t in_row_bytes = row_bytes(in_info, n_per_row);
     const int64_t out_row_bytes = row_bytes(out_info, n_per_row);
-    std::vector<uint8_t> out(static_cast<size_t>(out_row_bytes * t.n_rows()));
-    std::vector<float> row(static_cast<size_t>(n_per_row));  // [ne0]
-    for (int64_t r = 0; r < t.n_rows(); ++r) {
-        dequantize_row(t.type, t.data + r * in_row_bytes, row.data(), n_per_row);
-        Status s = quantize_row(type, row.data(), out.data() + r * out_row_bytes, n_per_row);
-        if (!s.ok()) return s.with_context(fmt::format("quantize: tensor '{}'", t.name));
+    std::vector<uint8_t> out(static_cast<size_t>(out_row_bytes * n_rows));
+    // About 64K weights per chunk: enough work to amortise scheduling, and enough chunks to
+    // balance a large matrix over many threads.
+    const int64_t rows_per_chunk = std::max<int64_t>(1, 65536 / n_per_row);
+    const int64_t n_chunks = (n_rows + rows_per_chunk - 1) / rows_per_chunk;
+    std::mutex mutex;
+    Status first_error;
+    pool.parallel_for(static_cast<size_t>(n_chunks), [&](size_t chunk) {
+        std::vector<float> row(static_cast<size_t>(n_per_row));  // [ne0]
+        const int64_t begin = static_cast<int64_t>(chunk) * rows_per_chunk;
+        const int64_t end = std::min(n_rows, begin + rows_per_chunk);
+        for (int64_t r = begin; r < end; ++r) {
+            dequantize_row(t.type, t.data + r * in_row_bytes, row.data(), n_per_row);
+            Status s = quantize_row(type, row.data(), out.data() + r * out_row_bytes, n_per_row);
+            if (!s.ok()) {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (first_error.ok()) first_error = s;
+                return;
+            }
+        }
+    });
+    if (!first_error.ok()) {
+        return first_error.with_context(fmt::format("quantize: tensor '{}'", t.name));
     }
     return out;
 }
@@ -111,6 +132,7 @@ Status quantize_gguf(const std::string& in_path, const std::string& out_path, Te
     if (quantized) w.set_u32("general.quantization_version", kQuantizationVersion);
 
     const std::vector<TensorType> candidates = candidate_types(type);
+    ThreadPool pool;
     for (const GgufTensor& t : in->tensors()) {
         const std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
         if (!tensor_type_info(t.type).supported) {
@@ -131,7 +153,7 @@ Status quantize_gguf(const std::string& in_path, const std::string& out_path, Te
         if (out_type == t.type) {
             WARD_TRY(w.add_tensor_raw(t.name, t.type, ne, {t.data, t.n_bytes}));
         } else {
-            WARD_ASSIGN_OR_RETURN(std::vector<uint8_t> data, reencode(t, out_type));
+            WARD_ASSIGN_OR_RETURN(std::vector<uint8_t> data, reencode(t, out_type, pool));
             WARD_TRY(w.add_tensor_raw(t.name, out_type, ne, data));
         }
         if (t.n_dims < 2) {

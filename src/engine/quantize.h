@@ -5,7 +5,9 @@
 // that fits (Q8_0, then F16, then F32); tensors of types the engine cannot decode are copied
 // unchanged.
 //
-// Thread safety: pure functions; independent calls may run concurrently on different files.
+// Thread safety: independent calls may run concurrently on different output files. Each call
+// re-encodes rows on its own pool of one thread per core, and holds the whole output in memory
+// until it is written (about the size of the output file).
 #pragma once
 
 #include <cstdint>
