@@ -470,7 +470,7 @@ int clamp_int(int v, int lo, int hi) {
 // offset is never positive, so zero stays representable), minimising the weighted squared (or
 // absolute, `use_mad`) error. After the plain min/max fit it tries nstep + 1 alternative
 // scales (nmax + rmin + rdelta * k) / (max - min) and solves the weighted least-squares
-// scale and offset for each resulting L. Returns the scale.
+// scale and offset for each resulting L. Returns the scale. REQUIRES: n <= 32.
 float fit_scale_and_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* min_out,
                         float rmin, float rdelta, int nstep, bool use_mad) {
     float min = x[0], max = x[0];
