@@ -1,0 +1,483 @@
+#include "deid/surrogate.h"
+
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/crypto.h"
+
+namespace ward::deid::internal {
+namespace {
+
+constexpr const char* kMonthNames[12] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
+constexpr const char* kWeekdayNames[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                          "Friday", "Saturday", "Sunday"};
+
+// Days since 1970-01-01 from a civil date and back (H. Hinnant's algorithms).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+void civil_from_days(int64_t z, int& y, int& m, int& d) {
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+    m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+    y = static_cast<int>(yoe + era * 400 + (m <= 2));
+}
+int days_in_month(int y, int m) {
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+bool ieq(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    }
+    return true;
+}
+std::string lower(std::string_view s) {
+    std::string r(s);
+    for (char& c : r) c = ascii_lower(c);
+    return r;
+}
+bool is_alnum(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_word_byte(char c) {
+    return is_alnum(c) || static_cast<uint8_t>(c) >= 0x80;
+}
+// Applies the case pattern of `like` (ALL CAPS, Capitalised, lower) to `s`.
+std::string match_case(std::string s, std::string_view like) {
+    bool has_lower = false, has_upper = false;
+    for (char c : like) {
+        has_lower |= c >= 'a' && c <= 'z';
+        has_upper |= c >= 'A' && c <= 'Z';
+    }
+    if (has_upper && !has_lower && like.size() > 1) {
+        for (char& c : s) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+    } else if (!like.empty() && like[0] >= 'a' && like[0] <= 'z') {
+        for (char& c : s) c = ascii_lower(c);
+    }
+    return s;
+}
+std::string ordinal_suffix(int d) {
+    if (d >= 11 && d <= 13) return "th";
+    switch (d % 10) {
+        case 1:
+            return "st";
+        case 2:
+            return "nd";
+        case 3:
+            return "rd";
+        default:
+            return "th";
+    }
+}
+
+class Surrogates {
+  public:
+    Surrogates(std::string_view text, std::span<const uint8_t> secret, std::string_view patient,
+               const Lexicons& lex)
+        : text_(text),
+          secret_(secret),
+          patient_(patient),
+          lex_(lex),
+          shift_(date_shift_days(secret, patient)) {
+        // every word of the input: a surrogate never repeats a word that is already there
+        size_t i = 0;
+        while (i < text.size()) {
+            while (i < text.size() && !is_word_byte(text[i])) ++i;
+            size_t s = i;
+            while (i < text.size() && is_word_byte(text[i])) ++i;
+            if (i > s && i - s <= 32) input_words_.insert(lower(text.substr(s, i - s)));
+        }
+    }
+
+    std::string make(const Candidate& c, const DateFields* date) {
+        std::string_view orig = text_.substr(c.start, c.end - c.start);
+        switch (c.category) {
+            case Category::kName:
+                return name(orig);
+            case Category::kDate:
+                return date ? shift_date(orig, *date) : chars("DATE", orig);
+            case Category::kAge:
+                return "90+";
+            case Category::kZip:
+                return zip(orig);
+            case Category::kCity:
+                return pooled("CITY", orig, lex_.city_pool);
+            case Category::kStreet:
+                return street(orig);
+            case Category::kFacility:
+                return facility(orig, c.head);
+            case Category::kLocation:
+                return location(orig);
+            case Category::kEmail:
+                return email(orig);
+            case Category::kUrl:
+                return url(orig);
+            case Category::kIp:
+                return ip(orig);
+            default:
+                return chars(std::string(category_name(c.category)), orig);
+        }
+    }
+
+  private:
+    crypto::Sha256Digest mac(std::string_view domain, std::string_view value, int counter) {
+        std::string msg;
+        msg.reserve(patient_.size() + domain.size() + value.size() + 8);
+        msg.append(patient_).push_back('\x1f');
+        msg.append(domain).push_back('\x1f');
+        msg.append(value).push_back('\x1f');
+        msg.append(std::to_string(counter));
+        return crypto::hmac_sha256(secret_, msg);
+    }
+    uint64_t mac64(std::string_view domain, std::string_view value, int counter) {
+        auto d = mac(domain, value, counter);
+        uint64_t v = 0;
+        for (int i = 0; i < 8; ++i) v = (v << 8) | d[static_cast<size_t>(i)];
+        return v;
+    }
+    // True when `s` may be used as the surrogate of `original` (in lower case).
+    bool acceptable(const std::string& s, const std::string& original) {
+        std::string ls = lower(s);
+        if (ls == original || input_words_.contains(ls)) return false;
+        auto it = used_.find(ls);
+        return it == used_.end() || it->second == original;
+    }
+
+    std::string word_from_pool(std::string_view domain, std::string_view word,
+                               const std::vector<std::string>& pool) {
+        std::string key = lower(word);
+        std::string cache_key = std::string(domain) + '\x1f' + key;
+        if (auto it = cache_.find(cache_key); it != cache_.end())
+            return match_case(it->second, word);
+        std::string pick;
+        for (int counter = 0; counter < 64; ++counter) {
+            pick =
+                pool.empty() ? std::string("Doe") : pool[mac64(domain, key, counter) % pool.size()];
+            if (acceptable(pick, key)) break;
+        }
+        used_[lower(pick)] = key;
+        cache_[cache_key] = pick;
+        return match_case(pick, word);
+    }
+
+    std::string name(std::string_view orig) {
+        std::string out;
+        size_t i = 0;
+        while (i < orig.size()) {
+            if (!is_word_byte(orig[i])) {
+                out.push_back(orig[i++]);
+                continue;
+            }
+            size_t s = i;
+            while (i < orig.size() && is_word_byte(orig[i])) ++i;
+            std::string_view w = orig.substr(s, i - s);
+            if (w.size() == 1) {  // an initial
+                std::string key = lower(w);
+                char c = static_cast<char>('A' + mac64("INITIAL", key, 0) % 26);
+                if (ascii_lower(c) == key[0]) c = static_cast<char>('A' + (c - 'A' + 1) % 26);
+                out.push_back(w[0] >= 'a' && w[0] <= 'z' ? ascii_lower(c) : c);
+                continue;
+            }
+            bool first = lex_.first_names.contains(w) && !lex_.last_names.contains(w);
+            out += first ? word_from_pool("FIRST", w, lex_.first_pool)
+                         : word_from_pool("LAST", w, lex_.last_pool);
+        }
+        return out;
+    }
+
+    std::string pooled(std::string_view domain, std::string_view orig,
+                       const std::vector<std::string>& pool) {
+        std::string key = lower(orig);
+        std::string cache_key = std::string(domain) + '\x1f' + key;
+        if (auto it = cache_.find(cache_key); it != cache_.end())
+            return match_case(it->second, orig);
+        std::string pick;
+        for (int counter = 0; counter < 64; ++counter) {
+            pick = pool.empty() ? std::string("Springfield")
+                                : pool[mac64(domain, key, counter) % pool.size()];
+            bool clash = false;  // no word of the pick may be in the input
+            size_t i = 0;
+            while (i < pick.size()) {
+                size_t s = i;
+                while (i < pick.size() && is_word_byte(pick[i])) ++i;
+                if (i > s && input_words_.contains(lower(pick.substr(s, i - s)))) clash = true;
+                ++i;
+            }
+            if (!clash && acceptable(pick, key)) break;
+        }
+        used_[lower(pick)] = key;
+        cache_[cache_key] = pick;
+        return match_case(pick, orig);
+    }
+
+    // Letters and digits replaced one by one from an HMAC of the value's letters and digits
+    // (so "555-123-4567" and "(555) 123 4567" get the same digits); punctuation kept.
+    std::string chars(const std::string& domain, std::string_view orig, size_t keep = 0) {
+        std::string norm;
+        for (char c : orig) {
+            if (is_alnum(c)) norm.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c));
+        }
+        std::string out;
+        for (int counter = 0; counter < 16; ++counter) {
+            out.assign(orig);
+            size_t k = 0;
+            crypto::Sha256Digest d{};
+            for (size_t i = 0; i < out.size(); ++i) {
+                char c = out[i];
+                if (!is_alnum(c)) continue;
+                if (k % 32 == 0) {
+                    d = mac(domain, norm, counter * 1000 + static_cast<int>(k / 32));
+                }
+                uint8_t b = d[k % 32];
+                if (k++ < keep) continue;
+                if (c >= '0' && c <= '9')
+                    out[i] = static_cast<char>('0' + b % 10);
+                else if (c >= 'A' && c <= 'Z')
+                    out[i] = static_cast<char>('A' + b % 26);
+                else
+                    out[i] = static_cast<char>('a' + b % 26);
+            }
+            if (acceptable(out, lower(orig))) break;
+        }
+        used_[lower(out)] = lower(orig);
+        return out;
+    }
+
+    std::string zip(std::string_view orig) {
+        static const char* kRestricted[] = {"036", "059", "063", "102", "203", "556",
+                                            "692", "790", "821", "823", "830", "831",
+                                            "878", "879", "884", "890", "893"};
+        std::string out = chars("ZIP", orig, 3);
+        if (out.size() >= 3) {
+            for (const char* r : kRestricted) {
+                if (orig.substr(0, 3) == r) out.replace(0, 3, "000");
+            }
+        }
+        return out;
+    }
+
+    std::string street(std::string_view orig) {
+        // number, street words, then an optional unit (", Apt 4" / " Unit 12" / " #5")
+        size_t sp = orig.find(' ');
+        if (sp == std::string_view::npos) return chars("STREET", orig);
+        std::string number = chars("STREET#", orig.substr(0, sp));
+        size_t unit = orig.size();
+        static const char* kUnits[] = {",",  " Apt",  " APT", " Unit", " UNIT", " Suite", " Ste",
+                                       " #", " Room", " Rm",  " Fl",   " Bldg", " apt"};
+        for (const char* u : kUnits) unit = std::min(unit, orig.find(u, sp + 1));
+        std::string street_name =
+            pooled("STREET", orig.substr(sp + 1, unit - sp - 1), lex_.street_pool);
+        std::string rest = unit < orig.size() ? chars("UNIT", orig.substr(unit)) : "";
+        return number + " " + street_name + rest;
+    }
+
+    std::string facility(std::string_view orig, uint16_t head) {
+        if (head == 0 || head >= orig.size()) {
+            return pooled("FACILITY", orig, lex_.last_pool) + " Medical Center";
+        }
+        std::string_view name = orig.substr(0, head);
+        while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+        return pooled("FACILITY", name, lex_.last_pool) + " " + std::string(orig.substr(head));
+    }
+
+    std::string location(std::string_view orig) {
+        size_t sp = orig.rfind(' ');
+        if (sp != std::string_view::npos && ieq(orig.substr(sp + 1), "county")) {
+            return pooled("COUNTY", orig.substr(0, sp), lex_.county_pool) +
+                   std::string(orig.substr(sp));
+        }
+        return pooled("CITY", orig, lex_.city_pool);
+    }
+
+    std::string email(std::string_view orig) {
+        size_t at = orig.find('@');
+        size_t dot = orig.rfind('.');
+        std::string local = chars("EMAIL", orig.substr(0, at));
+        std::string tld =
+            dot != std::string_view::npos && dot > at ? std::string(orig.substr(dot)) : ".org";
+        return local + "@example" + tld;
+    }
+
+    std::string url(std::string_view orig) {
+        size_t scheme = orig.find("://");
+        size_t host_start = scheme == std::string_view::npos ? 0 : scheme + 3;
+        size_t path = orig.find('/', host_start);
+        if (path == std::string_view::npos) path = orig.size();
+        std::string_view host = orig.substr(host_start, path - host_start);
+        size_t dot = host.rfind('.');
+        std::string tld = dot == std::string_view::npos ? ".org" : std::string(host.substr(dot));
+        std::string out(orig.substr(0, host_start));
+        out += "example-" + chars("URLHOST", host.substr(0, dot)).substr(0, 8) + tld;
+        if (path < orig.size()) out += chars("URLPATH", orig.substr(path));
+        std::string lo = lower(out);
+        used_[lo] = lower(orig);
+        return out;
+    }
+
+    std::string ip(std::string_view orig) {
+        auto d = mac("IP", orig, 0);
+        return "10." + std::to_string(d[0]) + "." + std::to_string(d[1]) + "." +
+               std::to_string(1 + d[2] % 254);
+    }
+
+    std::string month_text(int m, const DateFields& f) {
+        std::string s;
+        if (f.month_style == 0) {
+            s = std::to_string(m);
+            if (f.zero_pad_month && s.size() < 2) s = "0" + s;
+            return s;
+        }
+        s = kMonthNames[m - 1];
+        if (f.month_style == 2) s = m == 9 && f.m_len == 4 ? "Sept" : s.substr(0, 3);
+        if (f.month_upper) {
+            for (char& c : s) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+        }
+        return s;
+    }
+
+    std::string shift_date(std::string_view orig, const DateFields& f) {
+        if (f.weekday >= 0) {
+            int wd = ((f.weekday + shift_) % 7 + 7) % 7;
+            return match_case(kWeekdayNames[wd], orig);
+        }
+        if (f.holiday_month > 0) {
+            int y, m, d;
+            civil_from_days(days_from_civil(2001, static_cast<unsigned>(f.holiday_month),
+                                            static_cast<unsigned>(f.holiday_day)) +
+                                shift_,
+                            y, m, d);
+            return std::string(kMonthNames[m - 1]) + " " + std::to_string(d);
+        }
+        int y = f.year, m = f.month, d = f.day;
+        int ny = y, nm = m, nd = d;
+        if (m > 0) {
+            int base_year = y > 0 ? y : (m == 2 && d == 29 ? 2000 : 2001);
+            int day = d > 0 ? std::min(d, days_in_month(base_year, m)) : 15;
+            civil_from_days(
+                days_from_civil(base_year, static_cast<unsigned>(m), static_cast<unsigned>(day)) +
+                    shift_,
+                ny, nm, nd);
+        } else if (d > 0) {
+            nd = (((d - 1 + shift_) % 28) + 28) % 28 + 1;
+        }
+        struct Field {
+            size_t off, len;
+            std::string text;
+        };
+        std::vector<Field> fields;
+        if (f.m_len) fields.push_back({f.m_off, f.m_len, month_text(nm, f)});
+        if (f.d_len) {
+            std::string s = std::to_string(nd);
+            if (f.zero_pad_day && s.size() < 2) s = "0" + s;
+            if (f.day_ordinal) {
+                std::string_view old = orig.substr(f.d_off, f.d_len);
+                s += match_case(ordinal_suffix(nd), old.substr(old.size() - 2));
+            }
+            fields.push_back({f.d_off, f.d_len, s});
+        }
+        if (f.y_len && y > 0) {
+            std::string s = std::to_string(ny);
+            if (f.y_len == 2) s = s.substr(s.size() - 2);
+            fields.push_back({f.y_off, f.y_len, s});
+        }
+        std::sort(fields.begin(), fields.end(),
+                  [](const Field& a, const Field& b) { return a.off < b.off; });
+        std::string out;
+        size_t pos = 0;
+        for (const Field& fl : fields) {
+            if (fl.off < pos || fl.off + fl.len > orig.size()) continue;
+            out.append(orig.substr(pos, fl.off - pos));
+            out += fl.text;
+            pos = fl.off + fl.len;
+        }
+        out.append(orig.substr(pos));
+        return out;
+    }
+
+    std::string_view text_;
+    std::span<const uint8_t> secret_;
+    std::string_view patient_;
+    const Lexicons& lex_;
+    int shift_;
+    std::unordered_set<std::string> input_words_;
+    std::unordered_map<std::string, std::string> used_;   // surrogate (lower) -> original (lower)
+    std::unordered_map<std::string, std::string> cache_;  // domain|original -> surrogate
+};
+
+}  // namespace
+
+int date_shift_days(std::span<const uint8_t> secret, std::string_view patient_key) {
+    if (secret.empty()) return 0;
+    std::string msg = "date-shift\x1f";
+    msg.append(patient_key);
+    auto d = crypto::hmac_sha256(secret, msg);
+    uint32_t v = (uint32_t{d[0]} << 24) | (uint32_t{d[1]} << 16) | (uint32_t{d[2]} << 8) | d[3];
+    int days = 30 + static_cast<int>(v % 366);
+    if (d[4] & 1) days = -days;
+    while (days % 7 == 0 || days % 28 == 0) days += days > 0 ? 1 : -1;
+    return days;
+}
+
+void replace_all(std::string_view text, const Detection& d, Mode mode,
+                 std::span<const uint8_t> secret, std::string_view patient_key, const Lexicons& lex,
+                 DeidResult& out) {
+    out.text.clear();
+    out.text.reserve(text.size() + text.size() / 8);
+    std::unique_ptr<Surrogates> sur;
+    if (mode == Mode::kSurrogate)
+        sur = std::make_unique<Surrogates>(text, secret, patient_key, lex);
+    std::unordered_set<std::string> seen;
+    size_t pos = 0;
+    for (const Candidate& c : d.spans) {
+        out.text.append(text.substr(pos, c.start - pos));
+        std::string_view orig = text.substr(c.start, c.end - c.start);
+        std::string rep;
+        switch (mode) {
+            case Mode::kRedact:
+                rep = "[" + std::string(category_name(c.category)) + "]";
+                break;
+            case Mode::kMask:
+                for (char ch : orig) {
+                    if ((static_cast<uint8_t>(ch) & 0xC0) != 0x80) rep.push_back('*');
+                }
+                break;
+            case Mode::kSurrogate: {
+                const DateFields* f =
+                    c.date_index >= 0 && static_cast<size_t>(c.date_index) < d.dates.size()
+                        ? &d.dates[static_cast<size_t>(c.date_index)]
+                        : nullptr;
+                rep = sur->make(c, f);
+                break;
+            }
+        }
+        std::string key = rep;
+        key.push_back('\0');
+        key.append(orig);
+        if (seen.insert(key).second) {
+            out.replacements.push_back({rep, std::string(orig), c.category});
+        }
+        out.text += rep;
+        pos = c.end;
+    }
+    out.text.append(text.substr(pos));
+}
+
+}  // namespace ward::deid::internal
