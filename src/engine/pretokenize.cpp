@@ -15,6 +15,9 @@ constexpr std::string_view kLlama3Regex =
 // Qwen2 differs from Llama 3 only in splitting digits one by one.
 constexpr std::string_view kQwen2Regex =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// Mistral Nemo: letters split at lower-to-upper case changes (camelCase), digits one by one.
+constexpr std::string_view kTekkenRegex =
+    R"([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kGpt2Regex =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
 
@@ -30,14 +33,22 @@ const std::vector<PreSpec>& pre_specs() {
         {"llama-v3", {kLlama3Regex}},
         {"qwen2", {kQwen2Regex}},
         {"deepseek-r1-qwen", {kQwen2Regex}},
+        {"stablelm2", {kQwen2Regex}},
+        {"chatglm-bpe", {kLlama3Regex}},
+        {"tekken", {kTekkenRegex}},
         {"gpt-2", {kGpt2Regex}},
         {"gpt2", {kGpt2Regex}},
         {"mpt", {kGpt2Regex}},
         {"olmo", {kGpt2Regex}},
+        {"jais", {kGpt2Regex}},
         // StarCoder-style: digits one by one, then GPT-2.
         {"smollm", {R"(\p{N})", kGpt2Regex}},
         {"starcoder", {R"(\p{N})", kGpt2Regex}},
         {"refact", {R"(\p{N})", kGpt2Regex}},
+        {"command-r", {R"(\p{N})", kGpt2Regex}},
+        {"codeshell", {R"(\p{N})", kGpt2Regex}},
+        {"exaone", {R"(\p{N})", kGpt2Regex}},
+        {"falcon", {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2Regex, R"([0-9][0-9][0-9])"}},
         // llama.cpp's fallback for BPE vocabularies converted without a pre-tokenizer name.
         {"default", {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2Regex, R"(\p{N}+)", R"([0-9][0-9][0-9])"}},
     };
@@ -54,8 +65,9 @@ struct Pretokenizer::Regex {
 Pretokenizer::~Pretokenizer() = default;
 
 std::string_view Pretokenizer::accepted_names() {
-    return "llama-bpe, llama3, llama-v3, qwen2, deepseek-r1-qwen, gpt-2, gpt2, mpt, olmo, "
-           "smollm, starcoder, refact, default";
+    return "llama-bpe, llama3, llama-v3, qwen2, deepseek-r1-qwen, stablelm2, chatglm-bpe, tekken, "
+           "gpt-2, gpt2, mpt, olmo, jais, smollm, starcoder, refact, command-r, codeshell, exaone, "
+           "falcon, default";
 }
 
 Result<std::unique_ptr<Pretokenizer>> Pretokenizer::create(std::string_view name) {

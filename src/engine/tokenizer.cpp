@@ -23,8 +23,10 @@ constexpr std::string_view kEogTexts[] = {
     "<|eom_id|>", "<EOT>",      "_<EOT>",  "<|end_of_text|>",
 };
 
+// Pre-tokenizers whose models take a word that is itself a token whole (llama.cpp's
+// ignore_merges) and add BOS by default.
 bool is_llama3_pre(std::string_view pre) {
-    return pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
+    return pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3" || pre == "tekken";
 }
 
 // Reads an optional token id key. Absent or the "none" value (-1, or 0xFFFFFFFF as written by

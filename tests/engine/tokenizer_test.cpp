@@ -327,6 +327,19 @@ TEST(Tokenizer, PreTokenizerSplits) {
     ASSERT_TRUE(qwen);
     auto digits = (*qwen)->split("123");
     EXPECT_EQ(digits.size(), 3u);
+    auto tekken = Pretokenizer::create("tekken");
+    ASSERT_TRUE(tekken) << tekken.error().to_string();
+    auto camel = (*tekken)->split("camelCaseWord 42");
+    EXPECT_EQ(std::vector<std::string>(camel.begin(), camel.end()),
+              (std::vector<std::string>{"camel", "Case", "Word", " ", "4", "2"}));
+    for (std::string_view name : {"gpt-2", "smollm", "falcon", "default", "stablelm2"}) {
+        auto p = Pretokenizer::create(name);
+        ASSERT_TRUE(p) << name << ": " << p.error().to_string();
+        std::string text = "Hello, world! 12345 ok\n\n  x";
+        std::string joined;
+        for (std::string_view w : (*p)->split(text)) joined += w;
+        EXPECT_EQ(joined, text) << name;
+    }
     auto unknown = Pretokenizer::create("no-such-pre");
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().code(), StatusCode::kInvalidArgument);
@@ -414,9 +427,10 @@ TEST(Tokenizer, ErrorsNameTheKey) {
     expect_error(load_error(true, [](GgufWriter& w,
                                      size_t) { w.set_string("tokenizer.ggml.model", "bert"); }),
                  StatusCode::kInvalidArgument, "'bert' is not supported; accepted: llama, gpt2");
-    expect_error(load_error(false, [](GgufWriter& w,
-                                      size_t) { w.set_string("tokenizer.ggml.pre", "tekken"); }),
-                 StatusCode::kInvalidArgument, "'tekken' (tokenizer.ggml.pre) is not supported");
+    expect_error(
+        load_error(false, [](GgufWriter& w,
+                             size_t) { w.set_string("tokenizer.ggml.pre", "no-such-pre"); }),
+        StatusCode::kInvalidArgument, "'no-such-pre' (tokenizer.ggml.pre) is not supported");
     expect_error(load_error(true, [](GgufWriter& w,
                                      size_t) { w.set_f32_array("tokenizer.ggml.scores", {1.0f}); }),
                  StatusCode::kInvalidArgument, "'tokenizer.ggml.scores' has 1 entries for 261");
