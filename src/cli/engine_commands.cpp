@@ -7,11 +7,15 @@
 #include <map>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include "cli/cli.h"
 #include "common/mapped_file.h"
+
+#include "engine/bench.h"
 #include "engine/chat_template.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/model_maker.h"
 #include "engine/quantize.h"
 #include "engine/session.h"
 #include "engine/tokenizer.h"
@@ -240,6 +244,48 @@ Status perplexity_command(const PerplexityArgs& a) {
     return ok_status();
 }
 
+struct BenchArgs {
+    std::string model;
+    BenchOptions options;
+    bool json = false;
+};
+
+Status bench_command(const BenchArgs& a) {
+    WARD_ASSIGN_OR_RETURN(auto model, Model::load(a.model));
+    WARD_ASSIGN_OR_RETURN(BenchResult r, run_bench(model, a.options));
+    if (a.json) {
+        nlohmann::json j = {{"model", r.model},
+                            {"threads", r.threads},
+                            {"n_prompt", r.n_prompt},
+                            {"n_gen", r.n_gen},
+                            {"reps", r.reps},
+                            {"pp_tokens_per_s", r.pp_tokens_per_s},
+                            {"pp_stddev", r.pp_stddev},
+                            {"tg_tokens_per_s", r.tg_tokens_per_s},
+                            {"tg_stddev", r.tg_stddev},
+                            {"bandwidth_gb_s", r.bandwidth_gb_s},
+                            {"bytes_per_token", r.bytes_per_token},
+                            {"decode_bound_tokens_per_s", r.decode_bound_tokens_per_s},
+                            {"fraction_of_bound", r.fraction_of_bound}};
+        fmt::print("{}\n", j.dump());
+        return ok_status();
+    }
+    fmt::print("model: {}\nthreads: {}\n", r.model, r.threads);
+    if (r.n_prompt > 0) {
+        fmt::print("prompt ({} tokens): {:.2f} ± {:.2f} tokens/s\n", r.n_prompt, r.pp_tokens_per_s,
+                   r.pp_stddev);
+    }
+    if (r.n_gen > 0) {
+        fmt::print("decode ({} tokens): {:.2f} ± {:.2f} tokens/s\n", r.n_gen, r.tg_tokens_per_s,
+                   r.tg_stddev);
+    }
+    fmt::print("memory read bandwidth: {:.1f} GB/s\n", r.bandwidth_gb_s);
+    fmt::print("weights read per token: {:.3f} GB\n", r.bytes_per_token / 1e9);
+    fmt::print("decode bound: {:.1f} tokens/s; achieved {:.0f}% of it\n",
+               r.decode_bound_tokens_per_s, 100 * r.fraction_of_bound);
+    return ok_status();
+}
+
 }  // namespace
 
 void register_engine_commands(CLI::App& app, Context& ctx) {
@@ -249,6 +295,46 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
     auto info_path = std::make_shared<std::string>();
     info->add_option("FILE", *info_path, "GGUF model file")->required();
     set_action(info, ctx, [info_path] { return model_info(*info_path); });
+
+    auto* make = model_cmd->add_subcommand("make", "Write a model with random weights");
+    auto ms = std::make_shared<RandomModelSpec>();
+    auto make_type = std::make_shared<std::string>("Q4_0");
+    auto make_out = std::make_shared<std::string>();
+    make->add_option("--arch", ms->arch, "llama, qwen2 or gemma3")
+        ->check(CLI::IsMember({"llama", "qwen2", "gemma3"}));
+    make->add_option("--dim", ms->n_embd, "Model width")->check(CLI::Range(1, 1 << 16));
+    make->add_option("--layers", ms->n_layer, "Layers")->check(CLI::Range(1, 1024));
+    make->add_option("--heads", ms->n_head, "Attention heads")->check(CLI::Range(1, 1024));
+    make->add_option("--kv-heads", ms->n_head_kv, "Key/value heads")->check(CLI::Range(1, 1024));
+    make->add_option("--ffn", ms->n_ff, "Feed-forward width")->check(CLI::Range(1, 1 << 18));
+    make->add_option("--vocab", ms->n_vocab, "Vocabulary size")->check(CLI::Range(3, 1 << 20));
+    make->add_option("--ctx", ms->n_ctx, "Training context length")->check(CLI::Range(1, 1 << 20));
+    make->add_option("--type", *make_type, "Tensor type of the matrices, or Q4_K_M");
+    make->add_option("--seed", ms->seed, "Random seed");
+    make->add_option("OUT", *make_out, "Output GGUF")->required();
+    set_action(make, ctx, [ms, make_type, make_out] {
+        if (*make_type == "Q4_K_M" || *make_type == "q4_k_m") {
+            ms->q4_k_m = true;
+        } else {
+            auto type = parse_tensor_type(*make_type);
+            if (!type) throw UsageError(type.error().message());
+            ms->type = *type;
+        }
+        return make_random_model(*ms, *make_out);
+    });
+
+    auto* bench = app.add_subcommand("bench", "Measure prompt and decode speed against bandwidth");
+    auto ba = std::make_shared<BenchArgs>();
+    bench->add_option("-m,--model", ba->model, "GGUF model file")->required();
+    bench->add_option("-p,--n-prompt", ba->options.n_prompt, "Prompt tokens (0: skip)")
+        ->check(CLI::Range(0, 1 << 16));
+    bench->add_option("-n,--n-gen", ba->options.n_gen, "Generated tokens (0: skip)")
+        ->check(CLI::Range(0, 1 << 16));
+    bench->add_option("-t,--threads", ba->options.n_threads, "Threads (0: all cores)")
+        ->check(CLI::Range(0, 1024));
+    bench->add_option("-r,--reps", ba->options.reps, "Repetitions")->check(CLI::Range(1, 1000));
+    bench->add_flag("--json", ba->json, "Print one JSON object");
+    set_action(bench, ctx, [ba] { return bench_command(*ba); });
 
     auto* tok = app.add_subcommand("tokenize", "Turn text into token ids");
     auto ta = std::make_shared<TokenizeArgs>();

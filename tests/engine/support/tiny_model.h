@@ -8,24 +8,24 @@
 #include <vector>
 
 #include "common/status.h"
+#include "engine/model_maker.h"
 #include "engine/tensor_type.h"
 
 namespace ward::engine::testing {
 
-struct TinyModelSpec {
-    std::string arch = "llama";  // llama | qwen2 | gemma3
-    TensorType type = TensorType::kF32;
-    int n_embd = 256;  // a multiple of 256 so every K-quant fits
-    int n_layer = 2;
-    int n_head = 4;
-    int n_head_kv = 2;
-    int n_ff = 256;
-    int n_ctx = 64;
-    int sliding_window = 0;        // gemma3
-    bool rope_freqs = false;       // llama3-style RoPE factors tensor
-    float rope_linear_factor = 0;  // > 0: rope.scaling.type = linear
-    bool tied_output = false;      // no output.weight: the embedding doubles as output
-    uint64_t seed = 1;
+// The engine's random-model spec with test-sized defaults: width 256 (a multiple of 256 so
+// every K-quant fits), 2 layers, 4 heads over 2 KV heads, FFN 256, F32 weights.
+struct TinyModelSpec : RandomModelSpec {
+    TinyModelSpec() {
+        type = TensorType::kF32;
+        n_embd = 256;
+        n_layer = 2;
+        n_head = 4;
+        n_head_kv = 2;
+        n_ff = 256;
+        n_vocab = 275;
+        n_ctx = 64;
+    }
 };
 
 // Number of tokens in the tiny vocabulary.

@@ -1,0 +1,142 @@
+#include "engine/model_maker.h"
+
+#include <cmath>
+#include <random>
+
+#include "engine/gguf_writer.h"
+
+namespace ward::engine {
+namespace {
+
+// llama.cpp's rule for which layers of a Q4_K_M file keep more bits.
+bool use_more_bits(int layer, int n_layer) {
+    return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
+std::vector<std::string> vocab(int n_vocab) {
+    std::vector<std::string> t = {"<unk>", "<s>", "</s>"};
+    for (int b = 0; b < 256; ++b) t.push_back(fmt::format("<0x{:02X}>", b));
+    // A few real pieces first, so short texts tokenize into words, then filler.
+    for (const char* w :
+         {"\xe2\x96\x81the", "\xe2\x96\x81patient", "\xe2\x96\x81a", "e", "t", "\xe2\x96\x81", "s",
+          "n", "\xe2\x96\x81pain", "ed", "in", "\xe2\x96\x81of", "\xe2\x96\x81mg", "o", "a", "r"}) {
+        t.push_back(w);
+    }
+    for (int i = static_cast<int>(t.size()); i < n_vocab; ++i)
+        t.push_back(fmt::format("[tok{}]", i));
+    t.resize(static_cast<size_t>(std::max(n_vocab, 3)));
+    return t;
+}
+
+}  // namespace
+
+Status make_random_model(const RandomModelSpec& s, const std::string& path) {
+    if (s.n_embd <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_layer <= 0 || s.n_ff <= 0 ||
+        s.n_vocab < 3) {
+        return invalid_argument("model make: every dimension must be positive (vocab >= 3)");
+    }
+    if (s.n_embd % s.n_head != 0) {
+        return invalid_argument("model make: dim {} is not divisible by heads {}", s.n_embd,
+                                s.n_head);
+    }
+    if (s.n_head % s.n_head_kv != 0) {
+        return invalid_argument("model make: heads {} is not a multiple of kv-heads {}", s.n_head,
+                                s.n_head_kv);
+    }
+    GgufWriter w;
+    const std::string& a = s.arch;
+    const int head_dim = s.n_embd / s.n_head;
+    w.set_string("general.architecture", a);
+    w.set_string("general.name", "random-" + a);
+    w.set_u32(a + ".context_length", static_cast<uint32_t>(s.n_ctx));
+    w.set_u32(a + ".embedding_length", static_cast<uint32_t>(s.n_embd));
+    w.set_u32(a + ".block_count", static_cast<uint32_t>(s.n_layer));
+    w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(s.n_ff));
+    w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(s.n_head));
+    w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
+    w.set_f32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
+    w.set_f32(a + ".rope.freq_base", a == "gemma3" ? 1000000.0f : 10000.0f);
+    if (a == "gemma3") {
+        w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(head_dim));
+        w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(head_dim));
+        if (s.sliding_window > 0) {
+            w.set_u32(a + ".attention.sliding_window", static_cast<uint32_t>(s.sliding_window));
+        }
+    }
+    if (s.rope_linear_factor > 0) {
+        w.set_string(a + ".rope.scaling.type", "linear");
+        w.set_f32(a + ".rope.scaling.factor", s.rope_linear_factor);
+    }
+    const auto tokens = vocab(s.n_vocab);
+    std::vector<float> scores;
+    std::vector<int32_t> types;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        scores.push_back(i < 259 ? 0.0f : -static_cast<float>(i));
+        types.push_back(i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1);
+    }
+    w.set_string("tokenizer.ggml.model", "llama");
+    w.set_string_array("tokenizer.ggml.tokens", tokens);
+    w.set_f32_array("tokenizer.ggml.scores", scores);
+    w.set_i32_array("tokenizer.ggml.token_type", types);
+    w.set_u32("tokenizer.ggml.bos_token_id", 1);
+    w.set_u32("tokenizer.ggml.eos_token_id", 2);
+    w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+
+    std::mt19937_64 rng(s.seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const int64_t V = static_cast<int64_t>(tokens.size());
+    const int64_t E = s.n_embd, F = s.n_ff;
+    const int64_t q_dim = int64_t{s.n_head} * head_dim, kv_dim = int64_t{s.n_head_kv} * head_dim;
+    const TensorType base = s.q4_k_m ? TensorType::kQ4_K : s.type;
+    std::vector<float> buffer;
+    auto matrix = [&](const std::string& name, int64_t n_in, int64_t n_out, float scale,
+                      TensorType type) {
+        buffer.resize(static_cast<size_t>(n_in * n_out));
+        for (float& x : buffer) x = normal(rng) * scale;
+        return w.add_tensor(name, type, {n_in, n_out}, buffer);
+    };
+    auto vec = [&](const std::string& name, int64_t n, float mean, float spread) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (float& x : v) x = mean + normal(rng) * spread;
+        return w.add_tensor(name, TensorType::kF32, {n}, v);
+    };
+    const float in_scale = 1.0f / std::sqrt(static_cast<float>(E));
+    WARD_TRY(matrix("token_embd.weight", E, V, a == "gemma3" ? 0.05f : 1.0f, base));
+    WARD_TRY(vec("output_norm.weight", E, 1.0f, 0.1f));
+    if (!s.tied_output) {
+        WARD_TRY(matrix("output.weight", E, V, in_scale, s.q4_k_m ? TensorType::kQ6_K : base));
+    }
+    if (s.rope_freqs) {
+        std::vector<float> f(static_cast<size_t>(head_dim / 2));
+        for (size_t i = 0; i < f.size(); ++i) f[i] = 1.0f + static_cast<float>(i % 5);
+        WARD_TRY(w.add_tensor("rope_freqs.weight", TensorType::kF32, {head_dim / 2}, f));
+    }
+    for (int il = 0; il < s.n_layer; ++il) {
+        const std::string p = "blk." + std::to_string(il) + ".";
+        const TensorType more = s.q4_k_m && use_more_bits(il, s.n_layer) ? TensorType::kQ6_K : base;
+        WARD_TRY(vec(p + "attn_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(matrix(p + "attn_q.weight", E, q_dim, in_scale, base));
+        WARD_TRY(matrix(p + "attn_k.weight", E, kv_dim, in_scale, base));
+        WARD_TRY(matrix(p + "attn_v.weight", E, kv_dim, in_scale, more));
+        WARD_TRY(matrix(p + "attn_output.weight", q_dim, E, in_scale, base));
+        if (a == "qwen2") {
+            WARD_TRY(vec(p + "attn_q.bias", q_dim, 0.0f, 0.5f));
+            WARD_TRY(vec(p + "attn_k.bias", kv_dim, 0.0f, 0.5f));
+            WARD_TRY(vec(p + "attn_v.bias", kv_dim, 0.0f, 0.5f));
+        }
+        if (a == "gemma3") {
+            WARD_TRY(vec(p + "attn_q_norm.weight", head_dim, 1.0f, 0.1f));
+            WARD_TRY(vec(p + "attn_k_norm.weight", head_dim, 1.0f, 0.1f));
+            WARD_TRY(vec(p + "post_attention_norm.weight", E, 1.0f, 0.1f));
+            WARD_TRY(vec(p + "post_ffw_norm.weight", E, 1.0f, 0.1f));
+        }
+        WARD_TRY(vec(p + "ffn_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(matrix(p + "ffn_gate.weight", E, F, in_scale, base));
+        WARD_TRY(matrix(p + "ffn_up.weight", E, F, in_scale, base));
+        WARD_TRY(
+            matrix(p + "ffn_down.weight", F, E, 1.0f / std::sqrt(static_cast<float>(F)), more));
+    }
+    return w.write(path);
+}
+
+}  // namespace ward::engine
