@@ -163,21 +163,23 @@ Status generate_command(const GenerateArgs& a) {
     go.sampling.seed = a.seed_given ? a.seed : std::random_device{}();
     go.stop = a.stop;
     go.ignore_eos = a.ignore_eos;
-    bool first_id = true;
-    auto on_token = [&](std::string_view piece, const Sampled& s) {
-        if (a.print_ids) {
-            std::fprintf(stdout, first_id ? "%d" : " %d", s.id);
-            first_id = false;
-        } else {
+    // Text streams as it becomes printable; with --ids the ids are printed once generation
+    // ends, so tokens whose text was held back (part of a UTF-8 character or of a possible
+    // stop string) are never skipped.
+    auto on_token = [&](std::string_view piece, const Sampled&) {
+        if (!a.print_ids) {
             std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
         }
-        std::fflush(stdout);
         return true;
     };
     WARD_ASSIGN_OR_RETURN(GenerateResult r, generate(*session, prompt, go, on_token));
     if (a.print_ids) {
-        // Ids of tokens whose text was held back (stop-string prefixes) are still printed.
-        std::fputc('\n', stdout);
+        std::string line;
+        for (size_t i = 0; i < r.tokens.size(); ++i) {
+            line += (i ? " " : "") + std::to_string(r.tokens[i]);
+        }
+        std::fprintf(stdout, "%s\n", line.c_str());
     } else if (!r.text.empty() && r.text.back() != '\n') {
         std::fputc('\n', stdout);
     }
