@@ -234,8 +234,8 @@ const WordTable& colon_labels() {
 }
 // Verbs and phrases after which a name follows without a colon ("signed by ...").
 const WordTable& name_verbs() {
-    static const WordTable t{"by",     "with", "dear", "sincerely", "regards", "cc",
-                             "thanks", "to",   "per",  "from",      "signed",  "attn"};
+    static const WordTable t{"by", "with", "dear", "sincerely", "regards", "cc",      "thanks",
+                             "to", "per",  "from", "signed",    "attn",    "patient", "pt"};
     return t;
 }
 // Words that end a name and are not names themselves, although capitalised.
@@ -502,7 +502,7 @@ const WordTable& residence_verbs() {
                              "reside",    "live",   "stays",   "staying",  "travelled", "traveled"};
     return t;
 }
-const WordTable& unit_suffixes() {
+[[maybe_unused]] const WordTable& unit_suffixes() {
     static const WordTable t{
         "mg",  "mcg", "ml",   "kg",   "g",   "mm", "cm", "km", "hz", "mmhg", "iu",  "u",   "l",
         "dl",  "meq", "mmol", "umol", "ng",  "pg", "x",  "h",  "hr", "hrs",  "min", "s",   "ms",
@@ -600,6 +600,7 @@ class ChunkDetector {
     void rule_written_date(size_t i);
     void rule_keyword_id(size_t i);
     void rule_names(size_t i);
+    void rule_half_known_names(size_t i);
     void rule_places(size_t i);
     bool try_phone(size_t i);
 
@@ -829,7 +830,9 @@ void ChunkDetector::rule_structured(size_t i) {
         }
         ++j;
     }
-    if (digits >= 6 || (digits >= 5 && letters)) {
+    size_t longest = 0;
+    for (size_t k = i; k < j; ++k) longest = std::max(longest, num(k) ? len(k) : size_t{0});
+    if ((digits >= 6 && (longest >= 5 || letters)) || (digits >= 5 && letters)) {
         add(t.s, toks_[j - 1].e, Category::kId, 0.6f, 3);
     }
 }
@@ -894,11 +897,16 @@ void ChunkDetector::rule_numeric_date(size_t i) {
         bool ctx = false;
         if (i > 0) {
             static const WordTable before{
-                "on",         "since",    "from",  "until",     "till",      "dated",    "by",
-                "through",    "thru",     "to",    "before",    "after",     "starting", "started",
-                "ending",     "last",     "next",  "date",      "dos",       "of",       "seen",
-                "visit",      "day",      "and",   "sched",     "scheduled", "due",      "admitted",
-                "discharged", "returned", "began", "effective", "expires",   "week"};
+                "on",        "since",     "from",     "until",    "till",       "dated",
+                "by",        "through",   "thru",     "to",       "before",     "after",
+                "starting",  "started",   "ending",   "last",     "next",       "date",
+                "dos",       "of",        "seen",     "visit",    "day",        "and",
+                "sched",     "scheduled", "due",      "admitted", "discharged", "returned",
+                "began",     "effective", "expires",  "week",     "given",      "done",
+                "performed", "placed",    "received", "obtained", "drawn",      "collected",
+                "held",      "return",    "surgery",  "biopsy",   "updated",    "monday",
+                "tuesday",   "wednesday", "thursday", "friday",   "saturday",   "sunday",
+                "dc"};
             if (word(i - 1) && before.has(w(i - 1))) ctx = true;
             if (punct(i - 1, '(') || punct(i - 1, ':')) ctx = true;
             if (i > 1 && punct(i - 1, ',') && word(i - 2)) {
@@ -1000,9 +1008,16 @@ void ChunkDetector::rule_written_date(size_t i) {
         if (is(i, "the") && word(i + 1) && flag(i + 1, kDigit)) {
             bool ord = false;
             int d = day_of(w(i + 1), &ord);
-            if (d > 0 && ord &&
-                !(word(i + 2) && !is(i + 2, "of") && !flag(i + 2, kCap) &&
-                  !newline_before(i + 2))) {
+            static const WordTable nouns{
+                "percentile", "centile",   "rib",       "ribs",        "cranial",    "grade",
+                "week",       "weeks",     "day",       "days",        "cycle",      "time",
+                "times",      "birthday",  "floor",     "street",      "century",    "dose",
+                "visit",      "year",      "month",     "finger",      "toe",        "digit",
+                "nerve",      "ventricle", "vertebra",  "intercostal", "metatarsal", "metacarpal",
+                "tooth",      "molar",     "line",      "fraction",    "generation", "degree",
+                "hour",       "minute",    "round",     "attempt",     "trial",      "pregnancy",
+                "child",      "session",   "admission", "episode",     "level",      "position"};
+            if (d > 0 && ord && !(word(i + 2) && nouns.has(w(i + 2)))) {
                 if (punct(i + 2, '-')) return;
                 DateFields f;
                 f.day = d;
@@ -1310,6 +1325,32 @@ void ChunkDetector::rule_names(size_t i) {
     if (!eng && !caps && len(i) >= 3) name_tok(i, 0.65f, false);
 }
 
+// Names the lexicon only half knows: "TURNER, RÓBERT" (a surname that is also an eponym) and
+// "Branimira Barberi" (an unknown given name before a known surname).
+void ChunkDetector::rule_half_known_names(size_t i) {
+    if (!cap_word(i) || not_name().has(w(i)) || credentials().has(w(i))) return;
+    bool caps = flag(i, kAllCaps);
+    if (caps && len(i) > 2 && punct(i + 1, ',') && flag(i + 2, kAllCaps) && cap_word(i + 2) &&
+        len(i + 2) > 2 && !newline_before(i + 2) && !not_name().has(w(i + 2)) &&
+        !credentials().has(w(i + 2)) && !english(i + 2) && !states().has(w(i + 2)) &&
+        (lex_.last_names.contains(w(i)) || lex_.first_names.contains(w(i + 2)))) {
+        name_tok(i, 0.8f, !english(i));
+        name_tok(i + 2, 0.8f, true);
+        return;
+    }
+    if (caps || english(i) || clinical(i) || len(i) < 3) return;
+    if (lex_.first_names.contains(w(i)) || lex_.last_names.contains(w(i))) return;
+    size_t j = i + 1;
+    if (initial(j)) j += 2;
+    if (j < n() && flag(j, kSpace) && !newline_before(j) && cap_word(j) && !flag(j, kAllCaps) &&
+        lex_.last_names.contains(w(j)) && !english(j) && !not_name().has(w(j)) &&
+        !facility_heads().has(w(j)) && !street_suffixes().has(w(j))) {
+        name_tok(i, 0.75f, true);
+        if (j == i + 3) add_tok(i + 1, i + 2, Category::kName, 0.75f, 6);
+        name_tok(j, 0.75f, true);
+    }
+}
+
 // ---- places -----------------------------------------------------------------------------------
 
 void ChunkDetector::rule_places(size_t i) {
@@ -1354,30 +1395,55 @@ void ChunkDetector::rule_places(size_t i) {
         add_tok(s, i + 1, Category::kStreet, 0.9f, 8);
     }
     if (!word(i)) return;
-    // "City, ST 12345" and "City, State"
-    if (states().has(w(i)) && flag(i, kCap) && i >= 2) {
-        bool abbr = len(i) == 2;
+    // "City, ST 12345", "City, State", "City, New York 10001"
+    size_t state_first = i;
+    static const WordTable state_tails{"york",   "carolina", "dakota", "hampshire",
+                                       "jersey", "mexico",   "island", "virginia"};
+    if (state_tails.has(w(i)) && flag(i, kCap) && i >= 3 && cap_word(i - 1) &&
+        (is(i - 1, "new") || is(i - 1, "north") || is(i - 1, "south") || is(i - 1, "west") ||
+         is(i - 1, "rhode"))) {
+        state_first = i - 1;
+    }
+    if ((states().has(w(i)) || state_first != i) && flag(i, kCap) && state_first >= 2) {
+        size_t st = state_first;
+        bool abbr = len(i) == 2 && st == i;
         if (abbr && !flag(i, kAllCaps)) return;
         size_t z = i + 1;
         bool zip = num(z) && len(z) == 5 && !newline_before(z);
-        size_t c = i - 1;
+        size_t c = st - 1;
         bool comma = punct(c, ',');
         if (abbr && !comma && !zip) return;
+        if (abbr && !zip && credentials().has(w(i))) return;  // "Jane Doe, MD" is a doctor
         if (comma && c > 0) --c;
-        // two-word state names: "New York", "North Carolina"
         if (!comma && !abbr) return;
         size_t first = SIZE_MAX;
         for (int k = 0; k < 3; ++k) {
             if (!(cap_word(c) || flag(c, kAllCaps)) || not_name().has(w(c)) ||
-                street_suffixes().has(w(c)) || unit_words().has(w(c))) {
+                unit_words().has(w(c)) ||
+                (k > 0 && street_suffixes().has(w(c)) && c > 0 && (num(c - 1) || cap_word(c - 1)) &&
+                 !newline_before(c))) {
                 break;
             }
             first = c;
             if (c == 0 || newline_before(c) || !flag(c, kSpace)) break;
             --c;
         }
-        if (first != SIZE_MAX)
-            add(toks_[first].s, toks_[comma ? i - 2 : i - 1].e, Category::kCity, 0.85f, 6);
+        if (first != SIZE_MAX) {
+            add(toks_[first].s, toks_[comma ? st - 2 : st - 1].e, Category::kCity, 0.85f, 6);
+            // "8713 The Hawthorns Apt 15C, Baltimore, TX": the street before the city
+            if (first >= 3 && punct(first - 1, ',') && comma) {
+                size_t b = first - 2;
+                for (int k = 0; k < 8 && b > 0; ++k) {
+                    if (newline_before(b) || num(b)) break;
+                    if (!(word(b) || punct(b, '.') || punct(b, '#'))) break;
+                    --b;
+                }
+                if (num(b) && len(b) <= 6 && b + 1 < first - 1 && cap_word(b + 1) &&
+                    !newline_before(b + 1)) {
+                    add(toks_[b].s, toks_[first - 2].e, Category::kStreet, 0.8f, 7);
+                }
+            }
+        }
         if (zip) {
             size_t e = z;
             if (punct(z + 1, '-') && num(z + 2) && len(z + 2) == 4 && joined(z + 1)) e = z + 2;
@@ -1483,6 +1549,7 @@ void ChunkDetector::run_rules() {
         rule_keyword_id(i);
         rule_places(i);
         rule_names(i);
+        rule_half_known_names(i);
     }
 }
 

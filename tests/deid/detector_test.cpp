@@ -22,9 +22,13 @@ std::vector<std::string> found(std::string_view text) {
     return out;
 }
 
-bool has(std::string_view text, const std::string& expect) {
+testing::AssertionResult has(std::string_view text, const std::string& expect) {
     auto f = found(text);
-    return std::find(f.begin(), f.end(), expect) != f.end();
+    if (std::find(f.begin(), f.end(), expect) != f.end()) return testing::AssertionSuccess();
+    std::string got;
+    for (const auto& x : f) got += " [" + x + "]";
+    return testing::AssertionFailure()
+           << "expected " << expect << " in \"" << text << "\", found:" << got;
 }
 
 TEST(Detector, EponymsStayButPeopleGo) {
