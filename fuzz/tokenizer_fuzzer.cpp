@@ -46,7 +46,7 @@ std::shared_ptr<const Tokenizer> synthetic_spm() {
     for (const char* piece : {"\xE2\x96\x81", "\xE2\x96\x81t", "he", "\xE2\x96\x81the", "a", "t",
                               "h", "e", "<|user|>"}) {
         tokens.emplace_back(piece);
-        types.push_back(tokens.back() == "<|user|>" ? 4 : 1);
+        types.push_back(tokens.back() == "<|user|>" ? 3 : 1);
     }
     std::vector<float> scores(tokens.size(), 0.0f);
     for (size_t i = 259; i < tokens.size(); ++i) scores[i] = -static_cast<float>(i);
@@ -58,7 +58,8 @@ std::shared_ptr<const Tokenizer> synthetic_spm() {
     return from_bytes(w.to_bytes());
 }
 
-// A byte-level BPE vocabulary: the 256 alphabet characters, two merges, one control token.
+// A byte-level BPE vocabulary: the 256 alphabet characters, two merges, a control and a
+// user-defined token.
 std::shared_ptr<const Tokenizer> synthetic_bpe(const char* pre) {
     std::vector<std::string> tokens;
     std::vector<int32_t> types;
@@ -69,7 +70,8 @@ std::shared_ptr<const Tokenizer> synthetic_bpe(const char* pre) {
     tokens.emplace_back("th");
     tokens.emplace_back("the");
     tokens.emplace_back("<|end|>");
-    types.insert(types.end(), {1, 1, 3});
+    tokens.emplace_back("<tool>");
+    types.insert(types.end(), {1, 1, 3, 4});
     GgufWriter w;
     w.set_string("tokenizer.ggml.model", "gpt2");
     w.set_string("tokenizer.ggml.pre", pre);

@@ -214,6 +214,7 @@ Status Tokenizer::load(const GgufFile& file) {
         if (type == TokenType::kControl || type == TokenType::kUserDefined ||
             type == TokenType::kUnknown) {
             specials_by_first_byte_[static_cast<uint8_t>(texts_[id][0])].push_back(id);
+            has_user_defined_ = has_user_defined_ || type == TokenType::kUserDefined;
         }
     }
     for (auto& bucket : specials_by_first_byte_) {
@@ -336,17 +337,19 @@ std::optional<std::string_view> Tokenizer::chat_template() const {
 
 void Tokenizer::partition(std::string_view text, bool parse_special,
                           std::vector<Fragment>* out) const {
-    if (!parse_special) {
+    if (!parse_special && !has_user_defined_) {
         out->push_back({-1, text});
         return;
     }
     // Leftmost-longest: at each position the longest special text that starts there wins.
+    // Without parse_special only user-defined tokens count.
     size_t text_start = 0;
     size_t pos = 0;
     while (pos < text.size()) {
         const auto& bucket = specials_by_first_byte_[static_cast<uint8_t>(text[pos])];
         int32_t found = -1;
         for (int32_t id : bucket) {
+            if (!parse_special && types_[id] != TokenType::kUserDefined) continue;
             const std::string& s = texts_[id];
             if (text.compare(pos, s.size(), s) == 0) {
                 found = id;

@@ -8,10 +8,12 @@
 //     names (see pretokenize.h), each word's bytes are spelled in GPT-2's byte alphabet, and
 //     adjacent tokens are merged by the rank of their pair in `tokenizer.ggml.merges` (lowest
 //     first, leftmost on ties).
-// Control, user-defined and unknown token texts ("<|eot_id|>", "<think>") are cut out of the
-// text as single tokens only when the caller asks (parse_special); otherwise they are ordinary
-// text. (llama.cpp always parses user-defined tokens; we do not, so that user-supplied text can
-// never smuggle in a token the caller did not intend.)
+// Special tokens: control and unknown token texts ("<|eot_id|>", "<|im_start|>", "<s>") are
+// cut out of the text as single tokens only when the caller asks (parse_special); otherwise
+// they are ordinary text, so text a user typed never becomes a control token. User-defined
+// tokens (Qwen's "<think>", Gemma's "<start_of_turn>", whitespace runs and HTML tags) are
+// always cut out, as SentencePiece, Hugging Face tokenizers and llama.cpp do: without that,
+// Gemma tokenizes spaces and markup differently from the reference.
 //
 // Thread safety: a Tokenizer is immutable after from_gguf(); share it between sessions and call
 // any const method concurrently. A StreamDecoder belongs to one generation stream.
@@ -137,7 +139,7 @@ class Tokenizer {
     std::vector<MergeSlot> merge_slots_;
     // The token spelling each byte: <0xNN> (SentencePiece) or the byte's alphabet character.
     std::vector<int32_t> byte_tokens_;
-    // Tokens parse_special recognises, bucketed by first byte, longest first.
+    // Control, unknown and user-defined tokens, bucketed by first byte, longest first.
     std::vector<std::vector<int32_t>> specials_by_first_byte_;
     std::vector<bool> eog_;
     std::unique_ptr<Pretokenizer> pretokenizer_;
@@ -151,6 +153,7 @@ class Tokenizer {
     bool add_eos_ = false;
     bool add_space_prefix_ = true;
     bool ignore_merges_ = false;
+    bool has_user_defined_ = false;
 };
 
 // Turns a stream of generated ids into text without ever emitting part of a UTF-8 character:

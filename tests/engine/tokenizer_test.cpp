@@ -185,8 +185,14 @@ TEST(Tokenizer, SpecialTokensParsedOnlyWhenAsked) {
     EXPECT_EQ(qids[0], q.find_token("<|im_start|>"));
     EXPECT_EQ(qids[3], q.find_token("<think>"));
     EXPECT_EQ(q.token_to_piece(qids[3]), "<think>");  // user-defined: its text
-    auto qplain = q.encode("<think>", false, false);
+    // User-defined tokens are cut out even without parse_special (as the reference
+    // tokenizers do); control tokens are not.
+    EXPECT_EQ(
+        q.encode("a<think>b", false, false),
+        (std::vector<int32_t>{q.find_token("a"), q.find_token("<think>"), q.find_token("b")}));
+    auto qplain = q.encode("<|im_start|>", false, false);
     EXPECT_GT(qplain.size(), 1u);
+    for (int32_t id : qplain) EXPECT_EQ(q.token_type(id), TokenType::kNormal);
 
     // SentencePiece: "<s>" in text is text unless parsed; a space is prefixed after a special.
     const Tokenizer& l2 = llama2();
