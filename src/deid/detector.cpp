@@ -315,6 +315,20 @@ const WordTable& eponym_heads() {
         "area",        "aphasia",     "sarcoma",      "trait",          "effect"};
     return t;
 }
+// Verbs whose subject is a person ("Kowalski reports ...").
+const WordTable& person_verbs() {
+    static const WordTable t{"reports",     "states",     "denies",    "endorses",   "complains",
+                             "returns",     "presents",   "presented", "feels",      "notes",
+                             "admits",      "agrees",     "declines",  "declined",   "refused",
+                             "refuses",     "tolerated",  "tolerates", "ambulates",  "ambulated",
+                             "understands", "verbalizes", "lives",     "works",      "arrived",
+                             "called",      "came",       "wants",     "prefers",    "says",
+                             "said",        "describes",  "recalls",   "attends",    "smokes",
+                             "drinks",      "underwent",  "remains",   "continues",  "reported",
+                             "stated",      "denied",     "endorsed",  "complained", "returned"};
+    return t;
+}
+
 const WordTable& street_suffixes() {
     static const WordTable t{
         "street",    "st",         "avenue",     "ave",       "av",        "road",     "rd",
@@ -634,6 +648,15 @@ size_t ChunkDetector::name_sequence(size_t i, float conf, bool allow_last_first,
             ++taken;
             continue;
         }
+        if (word(j) && len(j) <= 2 && flag(j, kCap) && punct(j + 1, '\'') && joined(j + 1) &&
+            cap_word(j + 2) && joined(j + 2)) {  // O'Brien, D'Aleo
+            name_tok(j + 2, conf, true);
+            add_tok(j, j + 2, Category::kName, conf, 6);
+            j += 3;
+            ++taken;
+            if (!(j < n() && flag(j, kSpace) && !newline_before(j))) break;
+            continue;
+        }
         if (word(j) && len(j) == 1 && flag(j, kCap) && taken > 0 && !word(j + 1)) {
             name_tok(j, conf, false);  // middle initial without a period
             ++j;
@@ -655,7 +678,7 @@ size_t ChunkDetector::name_sequence(size_t i, float conf, bool allow_last_first,
             j += 2;
         }
         if (allow_last_first && taken == 1 && punct(j, ',') && !newline_before(j + 1) &&
-            name_like(j + 1) && !english(j + 1)) {
+            name_like(j + 1) && (!english(j + 1) || lex_.first_names.contains(w(j + 1)))) {
             // "Last, First [M.]"
             j += 1;
             allow_last_first = false;
@@ -1258,8 +1281,10 @@ void ChunkDetector::rule_names(size_t i) {
     if (relations().has(w(i))) {
         size_t j = i + 1;
         if (punct(j, ',')) ++j;
+        bool two_words =
+            name_like(j + 1) && flag(j + 1, kSpace) && !newline_before(j + 1) && !english(j + 1);
         if (j < n() && !newline_before(j) && name_like(j) && !clinical(j) &&
-            (!english(j) || lex_.first_names.contains(w(j)))) {
+            (!english(j) || lex_.first_names.contains(w(j)) || two_words)) {
             name_sequence(j, 0.85f, false, 3);
         }
         return;
@@ -1291,7 +1316,15 @@ void ChunkDetector::rule_names(size_t i) {
             ++taken;
             if (k == 0 || newline_before(first)) break;
             --k;
-            if (!(toks_[k + 1].flags & kSpace) && !(punct(k, '-') || punct(k, '\''))) break;
+            if ((punct(k, '-') || punct(k, '\'')) && joined(k + 1) && joined(k) && k > 0 &&
+                word(k - 1) && flag(k - 1, kCap)) {
+                first = k - 1;  // D'Aleo, Smith-Jones
+                if (k - 1 == 0) break;
+                k -= 2;
+                if (!(toks_[k + 1].flags & kSpace)) break;
+                continue;
+            }
+            if (!(toks_[k + 1].flags & kSpace)) break;
         }
         if (first != SIZE_MAX && taken >= 1) name_sequence(first, 0.9f, false);
         return;
@@ -1307,8 +1340,8 @@ void ChunkDetector::rule_names(size_t i) {
     if (eponym_use(i)) return;
     size_t j = i + 1;
     if (initial(j)) j += 2;
-    if (j < n() && !newline_before(j) && flag(j, kSpace) && name_like(j) && !clinical(j) &&
-        (caps == flag(j, kAllCaps)) && in_first &&
+    if (j < n() && !newline_before(j) && flag(j, kSpace) && name_like(j) &&
+        !(clinical(j) && eponym_use(j)) && (caps == flag(j, kAllCaps)) && in_first &&
         (lex_.last_names.contains(w(j)) || !english(j)) && !(eng && english(j))) {
         name_tok(i, 0.85f, true);
         if (j == i + 3) add_tok(i + 1, i + 2, Category::kName, 0.85f, 6);
@@ -1330,10 +1363,13 @@ void ChunkDetector::rule_names(size_t i) {
 void ChunkDetector::rule_half_known_names(size_t i) {
     if (!cap_word(i) || not_name().has(w(i)) || credentials().has(w(i))) return;
     bool caps = flag(i, kAllCaps);
+    bool after_colon = i > 0 && punct(i - 1, ':');
     if (caps && len(i) > 2 && punct(i + 1, ',') && flag(i + 2, kAllCaps) && cap_word(i + 2) &&
         len(i + 2) > 2 && !newline_before(i + 2) && !not_name().has(w(i + 2)) &&
         !credentials().has(w(i + 2)) && !english(i + 2) && !states().has(w(i + 2)) &&
-        (lex_.last_names.contains(w(i)) || lex_.first_names.contains(w(i + 2)))) {
+        !clinical(i + 2) &&
+        (lex_.last_names.contains(w(i)) || lex_.first_names.contains(w(i + 2)) ||
+         (after_colon && !english(i) && !clinical(i)))) {
         name_tok(i, 0.8f, !english(i));
         name_tok(i + 2, 0.8f, true);
         return;
@@ -1343,11 +1379,18 @@ void ChunkDetector::rule_half_known_names(size_t i) {
     size_t j = i + 1;
     if (initial(j)) j += 2;
     if (j < n() && flag(j, kSpace) && !newline_before(j) && cap_word(j) && !flag(j, kAllCaps) &&
-        lex_.last_names.contains(w(j)) && !english(j) && !not_name().has(w(j)) &&
-        !facility_heads().has(w(j)) && !street_suffixes().has(w(j))) {
+        lex_.last_names.contains(w(j)) && !not_name().has(w(j)) && !eponym_use(j) &&
+        !facility_heads().has(w(j)) && !street_suffixes().has(w(j)) &&
+        !facility_generic().has(w(j))) {
         name_tok(i, 0.75f, true);
         if (j == i + 3) add_tok(i + 1, i + 2, Category::kName, 0.75f, 6);
-        name_tok(j, 0.75f, true);
+        name_tok(j, 0.75f, !english(j));
+        return;
+    }
+    // an unknown capitalised word doing what people do: "Anđela returns for ..."
+    if (j == i + 1 && word(j) && !flag(j, kCap) && person_verbs().has(w(j)) &&
+        !(i > 0 && (word(i - 1) && !flag(i - 1, kCap)))) {
+        name_tok(i, 0.7f, true);
     }
 }
 
@@ -1425,6 +1468,10 @@ void ChunkDetector::rule_places(size_t i) {
                 break;
             }
             first = c;
+            if (c >= 2 && punct(c - 1, '-') && joined(c) && joined(c - 1) && cap_word(c - 2)) {
+                first = c - 2;  // Winston-Salem
+                c -= 2;
+            }
             if (c == 0 || newline_before(c) || !flag(c, kSpace)) break;
             --c;
         }
@@ -1529,11 +1576,18 @@ void ChunkDetector::rule_places(size_t i) {
                 break;
             }
         }
-        if (e == SIZE_MAX && residence && !english(j) && !clinical(j) && !not_name().has(w(j))) {
+        bool multi = cap_word(j + 1) && flag(j + 1, kSpace) && !newline_before(j + 1) &&
+                     !english(j + 1) && !not_name().has(w(j + 1));
+        if (e == SIZE_MAX && residence && (!english(j) || multi) && !clinical(j) &&
+            !not_name().has(w(j))) {
             e = j;
             if (cap_word(j + 1) && flag(j + 1, kSpace) && !newline_before(j + 1) &&
                 !not_name().has(w(j + 1)) && !facility_heads().has(w(j + 1))) {
                 e = j + 1;
+                if (cap_word(j + 2) && flag(j + 2, kSpace) && !newline_before(j + 2) &&
+                    !not_name().has(w(j + 2)) && !facility_heads().has(w(j + 2))) {
+                    e = j + 2;  // "West Valley City"
+                }
             }
         }
         if (e != SIZE_MAX && !(cap_word(e + 1) && facility_heads().has(w(e + 1)))) {
@@ -1564,7 +1618,8 @@ void ChunkDetector::propagate(const WordSet& strong) {
             !(i > 0 && titles().has(w(i > 1 && punct(i - 1, '.') ? i - 2 : i - 1)))) {
             // a clinical word is a name elsewhere only next to another name
             bool next_to_name = (i > 0 && strong.contains(w(i - 1)) && cap_word(i - 1)) ||
-                                (cap_word(i + 1) && strong.contains(w(i + 1)));
+                                (cap_word(i + 1) && strong.contains(w(i + 1))) ||
+                                (word(i + 1) && person_verbs().has(w(i + 1)));
             if (!next_to_name) continue;
         }
         add_tok(i, i, Category::kName, 0.8f, 5);
