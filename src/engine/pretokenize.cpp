@@ -62,6 +62,7 @@ struct Pretokenizer::Regex {
     ~Regex() { pcre2_code_free(code); }
 };
 
+Pretokenizer::Pretokenizer(Key) {}
 Pretokenizer::~Pretokenizer() = default;
 
 std::string_view Pretokenizer::accepted_names() {
@@ -80,7 +81,7 @@ Result<std::unique_ptr<Pretokenizer>> Pretokenizer::create(std::string_view name
             "tokenizer: pre-tokenizer '{}' (tokenizer.ggml.pre) is not supported; accepted: {}",
             name, accepted_names());
     }
-    std::unique_ptr<Pretokenizer> pre(new Pretokenizer());
+    auto pre = std::make_unique<Pretokenizer>(Key());
     for (std::string_view pattern : spec->regexes) {
         int error_code = 0;
         PCRE2_SIZE error_offset = 0;

@@ -27,6 +27,13 @@ class Pretokenizer {
     // (tokenizer.ggml.pre). Errors: kInvalidArgument naming the pre-tokenizer and listing the
     // accepted names when it is unknown.
     static Result<std::unique_ptr<Pretokenizer>> create(std::string_view name);
+
+    // Only create() can make the key: construction goes through it.
+    class Key {
+        friend class Pretokenizer;
+        Key() = default;
+    };
+    explicit Pretokenizer(Key);
     ~Pretokenizer();
     Pretokenizer(const Pretokenizer&) = delete;
     Pretokenizer& operator=(const Pretokenizer&) = delete;
@@ -41,7 +48,6 @@ class Pretokenizer {
 
   private:
     struct Regex;
-    Pretokenizer() = default;
     std::vector<std::unique_ptr<Regex>> regexes_;
 };
 

@@ -98,11 +98,11 @@ struct Tokenizer::Scratch {
     std::string text;
 };
 
-Tokenizer::Tokenizer() = default;
+Tokenizer::Tokenizer(Key) {}
 Tokenizer::~Tokenizer() = default;
 
 Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const GgufFile& file) {
-    std::shared_ptr<Tokenizer> tokenizer(new Tokenizer());
+    auto tokenizer = std::make_shared<Tokenizer>(Key());
     WARD_TRY(tokenizer->load(file));
     return std::shared_ptr<const Tokenizer>(std::move(tokenizer));
 }

@@ -55,7 +55,16 @@ class Tokenizer {
     // match the token count, a token id out of range, an unknown model or pre-tokenizer (the
     // message lists the accepted ones), or a malformed merge.
     static Result<std::shared_ptr<const Tokenizer>> from_gguf(const GgufFile& file);
+
+    // Only from_gguf() can make the key: construction goes through it.
+    class Key {
+        friend class Tokenizer;
+        Key() = default;
+    };
+    explicit Tokenizer(Key);
     ~Tokenizer();
+    Tokenizer(const Tokenizer&) = delete;
+    Tokenizer& operator=(const Tokenizer&) = delete;
 
     // Text -> token ids. `text` may be any bytes (invalid UTF-8 is spelled with byte tokens).
     // add_bos prepends BOS when the vocabulary has one; the caller decides, usually from
@@ -117,7 +126,6 @@ class Tokenizer {
 
     struct Scratch;
 
-    Tokenizer();
     Status load(const GgufFile& file);
     void partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
     void encode_spm(std::string_view text, Scratch* scratch, std::vector<int32_t>* out) const;
