@@ -622,7 +622,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const 
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool strip_leading_space)
     : tokenizer_(tokenizer),
-      strip_leading_space_(strip_leading_space && tokenizer.model_type() == "llama") {}
+      strip_leading_space_(strip_leading_space && tokenizer.add_space_prefix()) {}
 
 std::string StreamDecoder::push(int32_t id) {
     std::string piece = tokenizer_.token_to_piece(id);

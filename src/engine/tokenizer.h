@@ -97,6 +97,9 @@ class Tokenizer {
     // Llama 3 pre-tokenizer, false for other "gpt2" vocabularies.
     bool add_bos_default() const { return add_bos_; }
     bool add_eos_default() const { return add_eos_; }
+    // SentencePiece only: whether encode() prefixes a space (tokenizer.ggml.add_space_prefix,
+    // default true; false for Gemma). Always false for BPE.
+    bool add_space_prefix() const { return is_spm_ && add_space_prefix_; }
 
     // REQUIRES: 0 <= id < n_vocab().
     const std::string& token_text(int32_t id) const { return texts_[id]; }
@@ -170,8 +173,9 @@ class Tokenizer {
 // Holds a reference to the tokenizer, which must outlive it. Not thread-safe.
 class StreamDecoder {
   public:
-    // strip_leading_space: drop one leading space of the first text, as decode() does for
-    // SentencePiece, when the stream starts the text (no prompt printed before it).
+    // strip_leading_space: drop one leading space of the first text, as decode() does, when
+    // the stream starts the text (no prompt printed before it). Only has an effect for
+    // vocabularies with add_space_prefix().
     explicit StreamDecoder(const Tokenizer& tokenizer, bool strip_leading_space = false);
     // The complete characters that token `id` finishes (possibly "").
     std::string push(int32_t id);

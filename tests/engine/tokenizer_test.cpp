@@ -114,6 +114,7 @@ TEST(Tokenizer, MetadataAndSpecialIds) {
     EXPECT_EQ(l2.eot(), -1);
     EXPECT_EQ(l2.unk(), 0);
     EXPECT_TRUE(l2.add_bos_default());
+    EXPECT_TRUE(l2.add_space_prefix());
     EXPECT_TRUE(l2.is_eog(2));
     EXPECT_FALSE(l2.is_eog(1));
     EXPECT_FALSE(l2.chat_template().has_value());
@@ -133,6 +134,7 @@ TEST(Tokenizer, MetadataAndSpecialIds) {
     EXPECT_FALSE(l3.is_eog(-1));
     EXPECT_FALSE(l3.is_eog(1 << 20));
     EXPECT_TRUE(l3.add_bos_default());
+    EXPECT_FALSE(l3.add_space_prefix());
     ASSERT_TRUE(l3.chat_template().has_value());
     EXPECT_NE(l3.chat_template()->find("<|start_header_id|>"), std::string_view::npos);
 
@@ -486,6 +488,9 @@ TEST(Tokenizer, SpmWithoutSpacePrefix) {
     EXPECT_EQ(tok.encode("hello", false), std::vector<int32_t>{hello});
     EXPECT_EQ(tok.encode("hello hello", false), (std::vector<int32_t>{hello, space_hello}));
     EXPECT_EQ(tok.decode(tok.encode(" hello", false)), " hello");
+    EXPECT_FALSE(tok.add_space_prefix());
+    StreamDecoder stream(tok, /*strip_leading_space=*/true);
+    EXPECT_EQ(stream.push(space_hello), " hello");  // nothing to undo without the prefix
     // Unknown characters fall back to bytes.
     EXPECT_EQ(tok.encode("\xC3\xA9", false), (std::vector<int32_t>{3 + 0xC3, 3 + 0xA9}));
 }
