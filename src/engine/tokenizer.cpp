@@ -98,6 +98,38 @@ struct Tokenizer::Scratch {
     std::string text;
 };
 
+namespace {
+
+// The merge loop both tokenizers share. Every pair of neighbouring symbols is offered to
+// `try_add`, which queues it in `heap` when it can merge; then, until the queue is empty, the
+// best queued pair that is still current merges (the left symbol absorbs the right one and
+// takes the merged token id) and the pairs it now forms with its neighbours are offered.
+template <typename Symbols, typename Heap, typename Less, typename TryAdd, typename IsCurrent>
+void run_merges(Symbols& symbols, Heap& heap, Less lower_priority, TryAdd try_add,
+                IsCurrent is_current) {
+    for (size_t i = 1; i < symbols.size(); ++i) {
+        try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+    }
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), lower_priority);
+        auto bigram = heap.back();
+        heap.pop_back();
+        auto& left = symbols[bigram.left];
+        auto& right = symbols[bigram.right];
+        // Stale: a side was merged away, or changed, since the pair was queued.
+        if (left.n == 0 || right.n == 0 || !is_current(bigram)) continue;
+        left.id = bigram.result;
+        left.n += right.n;
+        right.n = 0;
+        left.next = right.next;
+        if (right.next >= 0) symbols[right.next].prev = bigram.left;
+        try_add(left.prev, bigram.left);
+        try_add(bigram.left, left.next);
+    }
+}
+
+}  // namespace
+
 Tokenizer::Tokenizer(Key) {}
 Tokenizer::~Tokenizer() = default;
 
@@ -445,28 +477,14 @@ void Tokenizer::encode_spm(std::string_view text, Scratch* scratch,
         heap.push_back(Bigram{scores_[id], 0, left, right, size, -1, -1, id});
         std::push_heap(heap.begin(), heap.end(), lower_priority);
     };
-    for (size_t i = 1; i < symbols.size(); ++i) {
-        try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
-    }
-    while (!heap.empty()) {
-        std::pop_heap(heap.begin(), heap.end(), lower_priority);
-        Bigram bigram = heap.back();
-        heap.pop_back();
-        Symbol& left = symbols[bigram.left];
-        Symbol& right = symbols[bigram.right];
-        // Stale: one side was merged into something else since this pair was queued.
-        if (left.n == 0 || right.n == 0 || left.n + right.n != bigram.size) continue;
-        left.n += right.n;
-        right.n = 0;
-        left.next = right.next;
-        if (right.next >= 0) symbols[right.next].prev = bigram.left;
-        try_add(left.prev, bigram.left);
-        try_add(bigram.left, left.next);
-    }
+    // Sizes only grow by merging, so a pair is current while they add up as queued.
+    run_merges(symbols, heap, lower_priority, try_add, [&](const Bigram& bigram) {
+        return symbols[bigram.left].n + symbols[bigram.right].n == bigram.size;
+    });
     for (int32_t i = 0; i >= 0; i = symbols[i].next) {
         const Symbol& symbol = symbols[i];
         std::string_view piece = text.substr(symbol.start, symbol.n);
-        int32_t id = find_token(piece);
+        int32_t id = symbol.id >= 0 ? symbol.id : find_token(piece);
         if (id >= 0) {
             out->push_back(id);
         } else {
@@ -515,28 +533,11 @@ void Tokenizer::encode_bpe_word(std::string_view word, Scratch* scratch,
         heap.push_back(Bigram{0.0f, merge->rank, left, right, 0, left_id, right_id, merge->result});
         std::push_heap(heap.begin(), heap.end(), lower_priority);
     };
-    for (size_t i = 1; i < symbols.size(); ++i) {
-        try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
-    }
-    while (!heap.empty()) {
-        std::pop_heap(heap.begin(), heap.end(), lower_priority);
-        Bigram bigram = heap.back();
-        heap.pop_back();
-        Symbol& left = symbols[bigram.left];
-        Symbol& right = symbols[bigram.right];
-        // Stale: either side changed (merged away or grown) since this pair was queued.
-        if (left.n == 0 || right.n == 0 || left.next != bigram.right || left.id != bigram.left_id ||
-            right.id != bigram.right_id) {
-            continue;
-        }
-        left.id = bigram.result;
-        left.n += right.n;
-        right.n = 0;
-        left.next = right.next;
-        if (right.next >= 0) symbols[right.next].prev = bigram.left;
-        try_add(left.prev, bigram.left);
-        try_add(bigram.left, left.next);
-    }
+    run_merges(symbols, heap, lower_priority, try_add, [&](const Bigram& bigram) {
+        return symbols[bigram.left].next == bigram.right &&
+               symbols[bigram.left].id == bigram.left_id &&
+               symbols[bigram.right].id == bigram.right_id;
+    });
     for (int32_t i = 0; i >= 0; i = symbols[i].next) {
         if (symbols[i].id >= 0) {
             out->push_back(symbols[i].id);
