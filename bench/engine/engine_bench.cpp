@@ -5,7 +5,7 @@
 //                                    into an L1-sized float buffer
 //   matmul/<TYPE>/tokens:<N>         y: [N, 2048] = x: [N, 2048] · Wᵀ, single thread;
 //                                    N = 1 is the decode shape, N = 32 a prompt batch
-//   matmul_2threads/<TYPE>/tokens:<N> the same on a ThreadPool of 1 worker + the caller,
+//   matmul_2threads/<TYPE>/tokens:<N> the same on a WorkerTeam of 2 (the caller and one worker),
 //                                    as a session with n_threads = 2 runs it
 //
 // bytes_per_second counts the weight bytes read (the tensor's size in its GGUF encoding), so
@@ -23,17 +23,17 @@
 #include <string>
 #include <vector>
 
-#include "common/thread_pool.h"
 #include "engine/gguf.h"
 #include "engine/ops.h"
+#include "engine/parallel.h"
 #include "engine/quant.h"
 #include "engine/tensor_type.h"
 
 namespace {
 
-using ward::ThreadPool;
 using ward::engine::GgufTensor;
 using ward::engine::TensorType;
+using ward::engine::WorkerTeam;
 
 constexpr int64_t kNIn = 2048;   // weights per row (ne[0])
 constexpr int64_t kNOut = 2048;  // rows (ne[1])
@@ -112,12 +112,14 @@ void bm_dequantize_row(benchmark::State& state, TensorType type) {
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * w.n_elements);
 }
 
-void bm_matmul(benchmark::State& state, TensorType type, int n_tokens, ThreadPool* pool) {
+void bm_matmul(benchmark::State& state, TensorType type, int n_tokens, WorkerTeam* team) {
     const GgufTensor& w = weights_of(type).tensor;
     const std::vector<float> x = random_floats(n_tokens * kNIn, 7, 1.0f);
     std::vector<float> y(static_cast<size_t>(n_tokens * kNOut));
+    ward::engine::Workspace ws;
+    ws.team = team;
     for (auto _ : state) {
-        ward::engine::matmul(w, x.data(), n_tokens, y.data(), pool);
+        ward::engine::matmul(w, x.data(), n_tokens, y.data(), ws);
         benchmark::DoNotOptimize(y.data());
         benchmark::ClobberMemory();
     }
@@ -129,8 +131,8 @@ void bm_matmul(benchmark::State& state, TensorType type, int n_tokens, ThreadPoo
 }  // namespace
 
 int main(int argc, char** argv) {
-    // 1 worker + the calling thread = 2 threads, as Session builds its pool for n_threads = 2.
-    ThreadPool pool(1);
+    // The calling thread and one worker, as a Session with n_threads = 2 runs.
+    WorkerTeam team(2);
     for (TensorType type : kTypes) {
         const std::string name(ward::engine::tensor_type_name(type));
         benchmark::RegisterBenchmark(("dequantize_row/" + name).c_str(), bm_dequantize_row, type)
@@ -139,11 +141,11 @@ int main(int argc, char** argv) {
         for (int n_tokens : {1, 32}) {
             const std::string shape = "/tokens:" + std::to_string(n_tokens);
             benchmark::RegisterBenchmark(("matmul/" + name + shape).c_str(), bm_matmul, type,
-                                         n_tokens, static_cast<ThreadPool*>(nullptr))
+                                         n_tokens, static_cast<WorkerTeam*>(nullptr))
                 ->Unit(benchmark::kMillisecond)
                 ->UseRealTime();
             benchmark::RegisterBenchmark(("matmul_2threads/" + name + shape).c_str(), bm_matmul,
-                                         type, n_tokens, &pool)
+                                         type, n_tokens, &team)
                 ->Unit(benchmark::kMillisecond)
                 ->UseRealTime();
         }

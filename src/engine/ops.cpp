@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
+#include "engine/cpu.h"
+#include "engine/kernels.h"
 #include "engine/quant.h"
 
 namespace ward::engine {
@@ -16,28 +19,28 @@ void get_row(const GgufTensor& w, int64_t row, float* out) {
 
 namespace {
 
-float dot(const float* a, const float* b, int64_t n) {
-    // Four accumulators let the compiler vectorise without reassociating one sum.
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
+const kernels::KernelSet& active_kernels() {
+    switch (active_kernel_path()) {
+        case KernelPath::kAvx512:
+            return kernels::avx512_kernels();
+        case KernelPath::kAvx2:
+            return kernels::avx2_kernels();
+        case KernelPath::kPortable:
+            break;
     }
-    for (; i < n; ++i) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
+    return kernels::portable_kernels();
 }
 
-// Rows [begin, end) of y = x · Wᵀ; each weight row is decoded once and used for every token.
-void matmul_rows(const GgufTensor& w, const float* x, int n_tokens, float* y, int64_t begin,
-                 int64_t end, std::vector<float>& scratch) {
+// Rows [r0, r1) for every token by decoding each weight row once and taking float dot
+// products: the portable path, and the fallback for types without a kernel.
+void matmul_decoded(const GgufTensor& w, const float* x, int n_tokens, float* y, int64_t r0,
+                    int64_t r1, kernels::DotF32Fn dot) {
+    thread_local std::vector<float> scratch;
     const int64_t n_in = w.ne[0];
-    const int64_t n_out = w.ne[1] * w.ne[2] * w.ne[3];
+    const int64_t n_out = w.n_rows();
     const int64_t stride = row_bytes(tensor_type_info(w.type), n_in);
     scratch.resize(static_cast<size_t>(n_in));
-    for (int64_t j = begin; j < end; ++j) {
+    for (int64_t j = r0; j < r1; ++j) {
         const float* row;
         if (w.type == TensorType::kF32) {
             row = reinterpret_cast<const float*>(w.data + j * stride);
@@ -49,24 +52,77 @@ void matmul_rows(const GgufTensor& w, const float* x, int n_tokens, float* y, in
     }
 }
 
+// Walks rows [r0, r1) in chunks that stay in cache, and tokens in tiles of kMaxTile, so each
+// weight block is decoded once per tile of tokens.
+template <typename Kernel>
+void tiled(int64_t r0, int64_t r1, int n_tokens, Kernel&& kernel) {
+    constexpr int64_t kRowChunk = 64;
+    for (int64_t c = r0; c < r1; c += kRowChunk) {
+        const int64_t c1 = std::min(r1, c + kRowChunk);
+        for (int t = 0; t < n_tokens; t += kernels::kMaxTile) {
+            kernel(c, c1, t, std::min(kernels::kMaxTile, n_tokens - t));
+        }
+    }
+}
+
+// Below this many multiply-adds a product runs on the calling thread: waking the team would
+// cost more than it saves.
+constexpr int64_t kMinParallelWork = 1 << 16;
+
+void run_on(Workspace& ws, int64_t work, const std::function<void(int, int)>& fn) {
+    if (ws.team && work >= kMinParallelWork) {
+        ws.team->run(fn);
+    } else {
+        fn(0, 1);
+    }
+}
+
 }  // namespace
 
-void matmul(const GgufTensor& w, const float* x, int n_tokens, float* y, ThreadPool* pool) {
-    const int64_t n_out = w.ne[1] * w.ne[2] * w.ne[3];
-    const size_t n_threads = pool ? pool->size() + 1 : 1;
-    if (n_threads == 1 || n_out < 64) {
-        std::vector<float> scratch;
-        matmul_rows(w, x, n_tokens, y, 0, n_out, scratch);
+bool matmul_quantizes_activations(TensorType type, int64_t n_in) {
+    return active_kernels().q8[static_cast<int>(type)] != nullptr && n_in % 32 == 0;
+}
+
+void matmul(const GgufTensor& w, const float* x, int n_tokens, float* y, Workspace& ws) {
+    const kernels::KernelSet& k = active_kernels();
+    const int64_t n_in = w.ne[0];
+    const int64_t n_out = w.n_rows();
+    const int64_t stride = row_bytes(tensor_type_info(w.type), n_in);
+    const int type_id = static_cast<int>(w.type);
+    const int64_t work = n_in * n_out * n_tokens;
+    if (kernels::MatmulQ8Fn q8 = k.q8[type_id]; q8 && n_in % 32 == 0) {
+        // Quantize the activations once; every row then reuses them.
+        const int64_t nb = n_in / 32;
+        ws.xq.resize(static_cast<size_t>(n_tokens * nb) * sizeof(kernels::BlockQ8));
+        auto* xq = reinterpret_cast<kernels::BlockQ8*>(ws.xq.data());
+        run_on(ws, work, [&](int ith, int nth) {
+            int64_t t0, t1;
+            split_range(n_tokens, ith, nth, t0, t1);
+            for (int64_t t = t0; t < t1; ++t) k.quantize_q8(x + t * n_in, xq + t * nb, n_in);
+        });
+        run_on(ws, work, [&](int ith, int nth) {
+            int64_t r0, r1;
+            split_range(n_out, ith, nth, r0, r1);
+            tiled(r0, r1, n_tokens, [&](int64_t c0, int64_t c1, int t, int nt) {
+                q8(w.data, stride, c0, c1, xq, nb, t, nt, y, n_out);
+            });
+        });
         return;
     }
-    const size_t n_chunks = n_threads * 4;
-    const int64_t chunk =
-        (n_out + static_cast<int64_t>(n_chunks) - 1) / static_cast<int64_t>(n_chunks);
-    pool->parallel_for(n_chunks, [&](size_t c) {
-        thread_local std::vector<float> scratch;
-        int64_t begin = static_cast<int64_t>(c) * chunk;
-        int64_t end = std::min(n_out, begin + chunk);
-        if (begin < end) matmul_rows(w, x, n_tokens, y, begin, end, scratch);
+    if (kernels::MatmulF32Fn f = k.f32[type_id]) {
+        run_on(ws, work, [&](int ith, int nth) {
+            int64_t r0, r1;
+            split_range(n_out, ith, nth, r0, r1);
+            tiled(r0, r1, n_tokens, [&](int64_t c0, int64_t c1, int t, int nt) {
+                f(w.data, stride, n_in, c0, c1, x, t, nt, y, n_out);
+            });
+        });
+        return;
+    }
+    run_on(ws, work, [&](int ith, int nth) {
+        int64_t r0, r1;
+        split_range(n_out, ith, nth, r0, r1);
+        matmul_decoded(w, x, n_tokens, y, r0, r1, k.dot);
     });
 }
 

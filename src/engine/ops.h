@@ -1,21 +1,35 @@
 // The numeric building blocks of the forward pass, on float32 activations. Weight matrices
-// stay in their GGUF encoding and are decoded row by row inside the products.
+// stay in their GGUF encoding; the matrix product dispatches to the kernels of the active path
+// (cpu.h): integer kernels against 8-bit activations for quantized types, FMA kernels for float
+// types, and row decoding plus a float dot product for the rest and for the portable path.
 //
 // Conventions: a weight tensor W has ne = [n_in, n_out] (ggml order), so row j of W holds the
 // n_in weights of output j, and y[t][j] = dot(W[j], x[t]).
 //
-// Thread safety: functions are reentrant; those taking a ThreadPool split work across it.
+// Thread safety: functions are reentrant; a Workspace belongs to one thread of control.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
-#include "common/thread_pool.h"
 #include "engine/gguf.h"
+#include "engine/parallel.h"
 
 namespace ward::engine {
 
-// y: [n_tokens, n_out] = x: [n_tokens, n_in] · Wᵀ. `pool` may be null (single thread).
-void matmul(const GgufTensor& w, const float* x, int n_tokens, float* y, ThreadPool* pool);
+// Buffers and threads a matrix product may use; owned by a Session, reused across calls.
+struct Workspace {
+    WorkerTeam* team = nullptr;  // null: the calling thread alone
+    std::vector<uint8_t> xq;     // activations quantized to 8 bits
+};
+
+// y: [n_tokens, n_out] = x: [n_tokens, n_in] · Wᵀ.
+void matmul(const GgufTensor& w, const float* x, int n_tokens, float* y, Workspace& ws);
+
+// True when matmul on the active kernel path quantizes the activations to 8-bit blocks of 32
+// (amax/127 scale, round to nearest even) before multiplying weights of this type: the integer
+// kernels do, the float kernels and the portable path do not.
+bool matmul_quantizes_activations(TensorType type, int64_t n_in);
 
 // Row `row` of a weight tensor, decoded into out: [ne[0]].
 void get_row(const GgufTensor& w, int64_t row, float* out);

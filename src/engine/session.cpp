@@ -25,14 +25,9 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     s->model_ = std::move(model);
     s->n_ctx_ = n_ctx;
     s->n_batch_ = std::max(1, options.n_batch);
-    s->pool_ = options.pool;
-    if (!s->pool_) {
-        size_t n_threads = options.n_threads > 0
-                               ? static_cast<size_t>(options.n_threads)
-                               : std::max(1u, std::thread::hardware_concurrency());
-        // The calling thread works too, so the pool holds one thread fewer.
-        if (n_threads > 1) s->pool_ = std::make_shared<ThreadPool>(n_threads - 1);
-    }
+    s->team_ = options.team;
+    if (!s->team_) s->team_ = std::make_shared<WorkerTeam>(options.n_threads);
+    s->ws_.team = s->team_.get();
     const size_t k_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim;
     const size_t v_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim_v;
     s->k_cache_.assign(hp.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * k_row));
@@ -94,7 +89,7 @@ Status Session::eval_all(std::span<const int32_t> tokens, std::vector<float>& lo
 void Session::forward(std::span<const int32_t> tokens, bool all, float* logits_out) {
     const HParams& hp = model_->hparams();
     const ModelWeights& w = model_->weights();
-    ThreadPool* pool = pool_.get();
+    WorkerTeam* team = team_.get();
     const int T = static_cast<int>(tokens.size());
     const int E = hp.n_embd;
     const int q_dim = hp.n_head * hp.head_dim;
@@ -134,9 +129,9 @@ void Session::forward(std::span<const int32_t> tokens, bool all, float* logits_o
             rms_norm(x_.data() + size_t(t) * E, f32(l.attn_norm), xn_.data() + size_t(t) * E, E,
                      hp.norm_eps);
         }
-        matmul(*l.wq, xn_.data(), T, q_.data(), pool);
-        matmul(*l.wk, xn_.data(), T, k_.data(), pool);
-        matmul(*l.wv, xn_.data(), T, v_.data(), pool);
+        matmul(*l.wq, xn_.data(), T, q_.data(), ws_);
+        matmul(*l.wk, xn_.data(), T, k_.data(), ws_);
+        matmul(*l.wv, xn_.data(), T, v_.data(), ws_);
 
         float* kc = k_cache_[il].data();
         float* vc = v_cache_[il].data();
@@ -189,14 +184,20 @@ void Session::forward(std::span<const int32_t> tokens, bool all, float* logits_o
                 for (int i = 0; i < hp.head_dim_v; ++i) out[i] += p * vj[i];
             }
         };
-        const size_t n_tasks = size_t(T) * hp.n_head;
-        if (pool && n_tasks > 1) {
-            pool->parallel_for(n_tasks, attend);
+        const int64_t n_tasks = int64_t{T} * hp.n_head;
+        // Attention reads n_past positions per (token, head); spread it when that is large.
+        auto attend_range = [&](int ith, int nth) {
+            int64_t begin, end;
+            split_range(n_tasks, ith, nth, begin, end);
+            for (int64_t i = begin; i < end; ++i) attend(static_cast<size_t>(i));
+        };
+        if (n_tasks * (p0 + T) * hp.head_dim >= (1 << 15)) {
+            team->run(attend_range);
         } else {
-            for (size_t i = 0; i < n_tasks; ++i) attend(i);
+            attend_range(0, 1);
         }
 
-        matmul(*l.wo, att_.data(), T, o_.data(), pool);
+        matmul(*l.wo, att_.data(), T, o_.data(), ws_);
         for (int t = 0; t < T; ++t) {
             float* ot = o_.data() + size_t(t) * E;
             if (l.attn_post_norm) rms_norm(ot, f32(l.attn_post_norm), ot, E, hp.norm_eps);
@@ -205,15 +206,15 @@ void Session::forward(std::span<const int32_t> tokens, bool all, float* logits_o
             rms_norm(xt, f32(l.ffn_norm), xn_.data() + size_t(t) * E, E, hp.norm_eps);
         }
 
-        matmul(*l.ffn_gate, xn_.data(), T, gate_.data(), pool);
-        matmul(*l.ffn_up, xn_.data(), T, up_.data(), pool);
+        matmul(*l.ffn_gate, xn_.data(), T, gate_.data(), ws_);
+        matmul(*l.ffn_up, xn_.data(), T, up_.data(), ws_);
         const size_t n_ff_total = size_t(T) * hp.n_ff;
         if (hp.arch == Arch::kGemma3) {
             for (size_t i = 0; i < n_ff_total; ++i) gate_[i] = gelu_tanh(gate_[i]) * up_[i];
         } else {
             for (size_t i = 0; i < n_ff_total; ++i) gate_[i] = silu(gate_[i]) * up_[i];
         }
-        matmul(*l.ffn_down, gate_.data(), T, o_.data(), pool);
+        matmul(*l.ffn_down, gate_.data(), T, o_.data(), ws_);
         for (int t = 0; t < T; ++t) {
             float* ot = o_.data() + size_t(t) * E;
             if (l.ffn_post_norm) rms_norm(ot, f32(l.ffn_post_norm), ot, E, hp.norm_eps);
@@ -229,7 +230,7 @@ void Session::forward(std::span<const int32_t> tokens, bool all, float* logits_o
         rms_norm(x_.data() + size_t(first_out + t) * E, f32(w.output_norm),
                  xn_.data() + size_t(t) * E, E, hp.norm_eps);
     }
-    matmul(*w.output, xn_.data(), n_out, logits_out, pool);
+    matmul(*w.output, xn_.data(), n_out, logits_out, ws_);
 
     n_past_ += T;
     history_.insert(history_.end(), tokens.begin(), tokens.end());

@@ -3,7 +3,7 @@
 // (every weight row decoded once per batch), then tokens one at a time.
 //
 // Thread safety: a Session is used by one thread at a time; many Sessions may share a Model
-// and run concurrently. The forward pass itself spreads work over the session's thread pool.
+// and run concurrently. The forward pass itself spreads work over the session's worker team.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +12,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "common/thread_pool.h"
 #include "engine/model.h"
+#include "engine/ops.h"
+#include "engine/parallel.h"
 
 namespace ward::engine {
 
@@ -21,8 +22,9 @@ struct SessionOptions {
     int n_ctx = 0;      // context length in tokens; 0: min(the model's training context, 4096)
     int n_threads = 0;  // 0: the machine's hardware threads
     int n_batch = 256;  // prompt tokens per forward batch
-    // A pool to share between sessions; when null the session makes its own of n_threads.
-    std::shared_ptr<ThreadPool> pool;
+    // A worker team to share between sessions; when null the session makes its own of
+    // n_threads (the calling thread counts as one).
+    std::shared_ptr<WorkerTeam> team;
 };
 
 class Session {
@@ -54,7 +56,8 @@ class Session {
     void forward(std::span<const int32_t> tokens, bool all, float* logits_out);
 
     std::shared_ptr<const Model> model_;
-    std::shared_ptr<ThreadPool> pool_;
+    std::shared_ptr<WorkerTeam> team_;
+    Workspace ws_;
     int n_ctx_ = 0;
     int n_batch_ = 0;
     int n_past_ = 0;

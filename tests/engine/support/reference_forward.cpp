@@ -26,7 +26,25 @@ Result<Matrix> load(const GgufFile& f, const std::string& name) {
     return m;
 }
 
-std::vector<float> matvec(const Matrix& w, const std::vector<float>& x) {
+// Set per call of reference_logits: whether products round their input to 8 bits first.
+thread_local bool g_quantize = false;
+
+// x rounded to 8-bit blocks of 32: each block scaled by its largest magnitude / 127.
+std::vector<double> round_to_8_bits(const std::vector<float>& x) {
+    std::vector<double> out(x.size());
+    for (size_t b = 0; b + 32 <= x.size(); b += 32) {
+        double amax = 0;
+        for (size_t i = b; i < b + 32; ++i) amax = std::max(amax, double(std::fabs(x[i])));
+        const float d = float(amax) / 127.0f;
+        const float inv = d > 0 ? 1.0f / d : 0.0f;
+        for (size_t i = b; i < b + 32; ++i) out[i] = double(d) * std::nearbyint(x[i] * inv);
+    }
+    return out;
+}
+
+std::vector<float> matvec(const Matrix& w, const std::vector<float>& x_in) {
+    std::vector<double> x(x_in.begin(), x_in.end());
+    if (g_quantize && x_in.size() % 32 == 0) x = round_to_8_bits(x_in);
     std::vector<float> y(w.size());
     for (size_t j = 0; j < w.size(); ++j) {
         double s = 0;
@@ -63,7 +81,9 @@ void rotate(float* h, int d, int pos, double base, double scale, const std::vect
 }  // namespace
 
 Result<std::vector<std::vector<float>>> reference_logits(const std::string& model_path,
-                                                         const std::vector<int32_t>& tokens) {
+                                                         const std::vector<int32_t>& tokens,
+                                                         bool quantize_activations) {
+    g_quantize = quantize_activations;
     WARD_ASSIGN_OR_RETURN(auto file, GgufFile::open(model_path));
     const GgufFile& f = *file;
     WARD_ASSIGN_OR_RETURN(std::string_view arch_view, f.get_string("general.architecture"));

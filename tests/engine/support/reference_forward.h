@@ -14,8 +14,12 @@
 
 namespace ward::engine::testing {
 
-// Logits for every position of `tokens`: [tokens.size()][n_vocab].
+// Logits for every position of `tokens`: [tokens.size()][n_vocab]. With
+// `quantize_activations`, every product with a matrix first rounds its input to 8-bit blocks
+// of 32 (scale amax/127, round half to even), as the engine's integer kernels do; the
+// rounding is written here independently of the engine's.
 Result<std::vector<std::vector<float>>> reference_logits(const std::string& model_path,
-                                                         const std::vector<int32_t>& tokens);
+                                                         const std::vector<int32_t>& tokens,
+                                                         bool quantize_activations = false);
 
 }  // namespace ward::engine::testing

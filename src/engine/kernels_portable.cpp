@@ -1,0 +1,57 @@
+// The portable path: plain C++ that any x86-64 (or other) CPU runs. Quantized weights are
+// decoded row by row and multiplied in float (ops.cpp), so this path is also the numerical
+// baseline the faster paths are compared with.
+#include <cmath>
+
+#include "engine/kernels.h"
+
+namespace ward::engine::kernels {
+namespace {
+
+void quantize_q8_portable(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* xb = x + b * 32;
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+        const float d = amax / 127.0f;
+        const float id = d > 0 ? 1.0f / d : 0.0f;
+        int sum[2] = {0, 0};
+        for (int i = 0; i < 32; ++i) {
+            const int q = static_cast<int>(std::nearbyint(xb[i] * id));
+            out[b].q[i] = static_cast<int8_t>(q);
+            sum[i / 16] += q;
+        }
+        out[b].d = d;
+        out[b].s = d * static_cast<float>(sum[0] + sum[1]);
+        out[b].half_sum[0] = static_cast<int16_t>(sum[0]);
+        out[b].half_sum[1] = static_cast<int16_t>(sum[1]);
+    }
+}
+
+float dot_portable(const float* a, const float* b, int64_t n) {
+    // Four accumulators let the compiler vectorise without reassociating one sum.
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; ++i) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace
+
+const KernelSet& portable_kernels() {
+    static const KernelSet set = [] {
+        KernelSet k;
+        k.quantize_q8 = quantize_q8_portable;
+        k.dot = dot_portable;
+        return k;
+    }();
+    return set;
+}
+
+}  // namespace ward::engine::kernels
