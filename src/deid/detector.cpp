@@ -28,6 +28,8 @@ enum TokFlag : uint8_t {
 struct Tok {
     uint32_t s, e;
     uint8_t kind, flags;
+    uint64_t feat;  // Feature bits of a word token (0 for numbers and punctuation)
+    uint64_t hash;  // hash_lower() of the token's text
 };
 
 bool is_ascii_alnum(uint8_t c) {
@@ -50,7 +52,7 @@ void tokenize(std::string_view text, std::vector<Tok>& toks) {
             ++i;
             continue;
         }
-        Tok t{static_cast<uint32_t>(i), 0, kPunct, pending};
+        Tok t{static_cast<uint32_t>(i), 0, kPunct, pending, 0, 0};
         pending = 0;
         bool general_punct = c == 0xE2 && i + 1 < n && (p[i + 1] == 0x80 || p[i + 1] == 0x81);
         if (c == 0xC2 && i + 1 < n && p[i + 1] == 0xA0) {  // no-break space
@@ -119,11 +121,43 @@ void tokenize(std::string_view text, std::vector<Tok>& toks) {
 
 // ---- small word tables ------------------------------------------------------------------------
 
+constexpr std::array<const char*, 12> kMonths = {"january",   "february", "march",    "april",
+                                                 "may",       "june",     "july",     "august",
+                                                 "september", "october",  "november", "december"};
+
+// Features of a word, found with one hash lookup per token (see features()).
+enum Feature : uint64_t {
+    kFTitles = 1ull << 0,
+    kFCredentials = 1ull << 1,
+    kFRelations = 1ull << 2,
+    kFColonLabels = 1ull << 3,
+    kFNameVerbs = 1ull << 4,
+    kFNotName = 1ull << 5,
+    kFEponymHeads = 1ull << 6,
+    kFPersonVerbs = 1ull << 7,
+    kFStreetSuffixes = 1ull << 8,
+    kFUnitWords = 1ull << 9,
+    kFFacilityHeads = 1ull << 10,
+    kFFacilityGeneric = 1ull << 11,
+    kFStates = 1ull << 12,
+    kFPlacePreps = 1ull << 13,
+    kFResidenceVerbs = 1ull << 14,
+    kFEnglish = 1ull << 15,
+    kFClinical = 1ull << 16,
+    kFFirstNames = 1ull << 17,
+    kFLastNames = 1ull << 18,
+    kFIdKeyword = 1ull << 19,
+    kFMonth = 1ull << 20,
+    kFWeekday = 1ull << 21,
+    kFHoliday = 1ull << 22,
+};
+
 struct WordTable {
-    explicit WordTable(std::initializer_list<const char*> words) {
+    explicit WordTable(std::initializer_list<const char*> list) : words(list) {
         for (const char* w : words) set.insert(w);
     }
     bool has(std::string_view w) const { return set.contains(w); }
+    std::vector<const char*> words;
     WordSet set;
 };
 
@@ -526,11 +560,68 @@ const WordTable& residence_verbs() {
     return t;
 }
 
-constexpr std::array<const char*, 12> kMonths = {"january",   "february", "march",    "april",
-                                                 "may",       "june",     "july",     "august",
-                                                 "september", "october",  "november", "december"};
 constexpr std::array<const char*, 7> kWeekdays = {"monday", "tuesday",  "wednesday", "thursday",
                                                   "friday", "saturday", "sunday"};
+
+const WordTable& id_keywords() {
+    static const WordTable t{
+        "mrn",         "mr",        "mr#",         "chart",       "emr",         "ehr",
+        "medical",     "record",    "acct",        "account",     "member",      "subscriber",
+        "policy",      "medicaid",  "medicare",    "beneficiary", "insurance",   "hicn",
+        "mbi",         "group",     "license",     "licence",     "lic",         "dl",
+        "dea",         "npi",       "certificate", "cert",        "passport",    "plate",
+        "vin",         "tag",       "serial",      "s/n",         "sn",          "udi",
+        "imei",        "device",    "ssn",         "social",      "fingerprint", "voiceprint",
+        "biometric",   "retinal",   "iris",        "accession",   "specimen",    "id",
+        "identifier",  "badge",     "employee",    "case",        "claim",       "ticket",
+        "requisition", "encounter", "order",       "invoice",     "ref",         "reference",
+        "csn",         "fin",       "visit"};
+    return t;
+}
+const WordTable& holidays() {
+    static const WordTable t{"christmas", "thanksgiving", "halloween", "easter"};
+    return t;
+}
+
+// One map from a lower-case word to all of its features: the tables above and the lexicons.
+const FeatureMap& features() {
+    static const FeatureMap map = [] {
+        FeatureMap m;
+        const Lexicons& lex = Lexicons::get();
+        auto add_table = [&](const WordTable& t, uint64_t f) {
+            for (const char* w : t.words) m.add(w, f);
+        };
+        add_table(titles(), kFTitles);
+        add_table(credentials(), kFCredentials);
+        add_table(relations(), kFRelations);
+        add_table(colon_labels(), kFColonLabels);
+        add_table(name_verbs(), kFNameVerbs);
+        add_table(not_name(), kFNotName);
+        add_table(eponym_heads(), kFEponymHeads);
+        add_table(person_verbs(), kFPersonVerbs);
+        add_table(street_suffixes(), kFStreetSuffixes);
+        add_table(unit_words(), kFUnitWords);
+        add_table(facility_heads(), kFFacilityHeads);
+        add_table(facility_generic(), kFFacilityGeneric);
+        add_table(states(), kFStates);
+        add_table(place_preps(), kFPlacePreps);
+        add_table(residence_verbs(), kFResidenceVerbs);
+        add_table(id_keywords(), kFIdKeyword);
+        add_table(holidays(), kFHoliday);
+        for (const char* w : kMonths) m.add(w, kFMonth);
+        for (const char* w : {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+                              "nov", "dec"}) {
+            m.add(w, kFMonth);
+        }
+        for (const char* w : kWeekdays) m.add(w, kFWeekday);
+        lex.english.for_each([&](std::string_view w) { m.add(w, kFEnglish); });
+        lex.clinical.for_each([&](std::string_view w) { m.add(w, kFClinical); });
+        lex.first_names.for_each([&](std::string_view w) { m.add(w, kFFirstNames); });
+        lex.last_names.for_each([&](std::string_view w) { m.add(w, kFLastNames); });
+        return m;
+    }();
+    return map;
+}
 
 bool ieq(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -547,13 +638,22 @@ class ChunkDetector {
     ChunkDetector(std::string_view text, const Lexicons& lex, Detection& out)
         : text_(text), lex_(lex), out_(out) {
         tokenize(text_, toks_);
+        const FeatureMap& fm = features();
+        for (Tok& t : toks_) {
+            if (t.kind == kPunct) continue;
+            std::string_view word = text_.substr(t.s, t.e - t.s);
+            t.hash = hash_lower(word);
+            out_.word_hashes.push_back(t.hash);
+            if (t.kind == kWord && word.size() <= 64) t.feat = fm.lookup(word, t.hash);
+        }
     }
 
     void run_rules();
     // Marks other mentions of names found with strong evidence (anywhere in the input).
-    void propagate(const WordSet& strong);
-    void collect_strong(WordSet& strong) const {
-        for (size_t i : strong_tokens_) strong.insert(w(i));
+    // `strong`: sorted token hashes of names found with strong evidence.
+    void propagate(const std::vector<uint64_t>& strong);
+    void collect_strong(std::vector<uint64_t>& strong) const {
+        for (size_t i : strong_tokens_) strong.push_back(toks_[i].hash);
     }
     std::vector<Candidate>& candidates() { return cands_; }
 
@@ -581,15 +681,16 @@ class ChunkDetector {
     bool cap_word(size_t i) const {
         return word(i) && flag(i, kCap) && flag(i, kAlpha) && !flag(i, kDigit);
     }
-    bool english(size_t i) const { return lex_.english.contains(w(i)); }
-    bool clinical(size_t i) const { return lex_.clinical.contains(w(i)); }
+    bool has(size_t i, uint64_t f) const { return i < n() && (toks_[i].feat & f); }
+    bool english(size_t i) const { return has(i, kFEnglish); }
+    bool clinical(size_t i) const { return has(i, kFClinical); }
     bool initial(size_t i) const {
         return word(i) && len(i) == 1 && flag(i, kCap) && punct(i + 1, '.') && joined(i + 1);
     }
     // A token that could be part of a name given context.
     bool name_like(size_t i) const {
-        if (!cap_word(i) || not_name().has(w(i)) || credentials().has(w(i))) return false;
-        if (states().has(w(i)) && flag(i, kAllCaps) && len(i) == 2) return false;
+        if (!cap_word(i) || has(i, kFNotName) || has(i, kFCredentials)) return false;
+        if (has(i, kFStates) && flag(i, kAllCaps) && len(i) == 2) return false;
         return true;
     }
     bool eponym_use(size_t i) const;
@@ -633,7 +734,7 @@ bool ChunkDetector::eponym_use(size_t i) const {
         if (is(j, "s") && joined(j)) ++j;
     }
     if (punct(j, '-') && joined(j)) return true;  // Parkinson-plus, Guillain-Barre
-    return word(j) && eponym_heads().has(w(j)) && !flag(j, kCap);
+    return word(j) && has(j, kFEponymHeads) && !flag(j, kCap);
 }
 
 size_t ChunkDetector::name_sequence(size_t i, float conf, bool allow_last_first, int max_tokens) {
@@ -663,9 +764,15 @@ size_t ChunkDetector::name_sequence(size_t i, float conf, bool allow_last_first,
             ++taken;
             continue;
         }
-        if (!name_like(j) && !(flag(j, kAllCaps) && !not_name().has(w(j)) &&
-                               !credentials().has(w(j)) && !clinical(j) && len(j) > 2)) {
+        if (!name_like(j) && !(flag(j, kAllCaps) && !has(j, kFNotName) && !has(j, kFCredentials) &&
+                               !clinical(j) && len(j) > 2)) {
             break;
+        }
+        if (flag(j, kAllCaps) && len(j) <= 2) break;  // BP, HR: abbreviations, not names
+        if (punct(j + 1, ':')) break;                 // the next field's label
+        if (taken > 0 && toks_[j].s >= 2 && text_[toks_[j].s - 1] == ' ' &&
+            (text_[toks_[j].s - 2] == ' ' || text_[toks_[j].s - 2] == '\t')) {
+            break;  // two spaces: the next column of a header
         }
         if (clinical(j) && eponym_use(j)) break;
         name_tok(j, conf, true);
@@ -678,7 +785,7 @@ size_t ChunkDetector::name_sequence(size_t i, float conf, bool allow_last_first,
             j += 2;
         }
         if (allow_last_first && taken == 1 && punct(j, ',') && !newline_before(j + 1) &&
-            name_like(j + 1) && (!english(j + 1) || lex_.first_names.contains(w(j + 1)))) {
+            name_like(j + 1) && (!english(j + 1) || has(j + 1, kFFirstNames))) {
             // "Last, First [M.]"
             j += 1;
             allow_last_first = false;
@@ -994,7 +1101,7 @@ void ChunkDetector::rule_written_date(size_t i) {
     if (!word(i) || flag(i, kDigit)) return;
     {
         // weekday names and holidays
-        if (cap_word(i)) {
+        if (cap_word(i) && has(i, kFWeekday | kFHoliday)) {
             for (int d = 0; d < 7; ++d) {
                 if (ieq(w(i), kWeekdays[static_cast<size_t>(d)])) {
                     DateFields f;
@@ -1054,6 +1161,7 @@ void ChunkDetector::rule_written_date(size_t i) {
             return;
         }
     }
+    if (!has(i, kFMonth)) return;
     bool full = false;
     int m = month_of(w(i), &full);
     if (m < 0 || !(flag(i, kCap))) return;
@@ -1147,7 +1255,7 @@ void ChunkDetector::rule_written_date(size_t i) {
 }
 
 void ChunkDetector::rule_keyword_id(size_t i) {
-    if (!word(i)) return;
+    if (!has(i, kFIdKeyword)) return;
     Category cat;
     size_t j = i + 1;
     std::string_view k = w(i);
@@ -1241,7 +1349,7 @@ void ChunkDetector::rule_keyword_id(size_t i) {
 void ChunkDetector::rule_names(size_t i) {
     if (!word(i)) return;
     // 1. Titles: "Dr. Smith", "Mrs Jane Doe"
-    if (flag(i, kCap) && titles().has(w(i))) {
+    if (flag(i, kCap) && has(i, kFTitles)) {
         size_t j = i + 1;
         if (punct(j, '.') && joined(j)) ++j;
         bool abbreviated = !(is(i, "doctor") || is(i, "sister") || is(i, "nurse") ||
@@ -1253,22 +1361,22 @@ void ChunkDetector::rule_names(size_t i) {
         return;
     }
     // 2. Labels: "Patient: Doe, Jane", "Signed by Jane Doe", "Dear Jane"
-    if (colon_labels().has(w(i)) && punct(i + 1, ':')) {
+    if (has(i, kFColonLabels) && punct(i + 1, ':')) {
         size_t j = i + 2;
-        if (j < n() && flag(j, kCap) && titles().has(w(j))) return;  // the title rule does it
+        if (j < n() && flag(j, kCap) && has(j, kFTitles)) return;  // the title rule does it
         if (j < n() && (name_like(j) || initial(j) || (flag(j, kAllCaps) && !clinical(j)))) {
             name_sequence(j, 0.9f, true);
         }
         return;
     }
-    if (name_verbs().has(w(i))) {
+    if (has(i, kFNameVerbs)) {
         size_t j = i + 1;
         if (punct(j, ':') || punct(j, ',')) ++j;
-        if (j < n() && flag(j, kCap) && titles().has(w(j))) return;
+        if (j < n() && flag(j, kCap) && has(j, kFTitles)) return;
         bool strong_verb = is(i, "by") || is(i, "dear") || is(i, "sincerely") || is(i, "regards") ||
                            is(i, "signed") || is(i, "attn");
         if (j < n() && name_like(j) && !clinical(j) && (strong_verb ? true : !english(j)) &&
-            (lex_.first_names.contains(w(j)) || lex_.last_names.contains(w(j)) || !english(j))) {
+            (has(j, kFFirstNames) || has(j, kFLastNames) || !english(j))) {
             if (is(i, "with") || is(i, "to") || is(i, "from") || is(i, "per")) {
                 // weaker: a proper name must look like one (two capitalised words)
                 if (!(name_like(j + 1) && flag(j + 1, kSpace) && !newline_before(j + 1))) return;
@@ -1278,19 +1386,19 @@ void ChunkDetector::rule_names(size_t i) {
         return;
     }
     // 3. Relations: "his wife Anna", "daughter, Maria Lopez"
-    if (relations().has(w(i))) {
+    if (has(i, kFRelations)) {
         size_t j = i + 1;
         if (punct(j, ',')) ++j;
         bool two_words =
             name_like(j + 1) && flag(j + 1, kSpace) && !newline_before(j + 1) && !english(j + 1);
         if (j < n() && !newline_before(j) && name_like(j) && !clinical(j) &&
-            (!english(j) || lex_.first_names.contains(w(j)) || two_words)) {
+            (!english(j) || has(j, kFFirstNames) || two_words)) {
             name_sequence(j, 0.85f, false, 3);
         }
         return;
     }
     // 4. Credentials: "Jane Doe, MD", "J. Doe RN"
-    if (credentials().has(w(i)) &&
+    if (has(i, kFCredentials) &&
         (flag(i, kAllCaps) || is(i, "PhD") || is(i, "PharmD") || is(i, "PsyD")) && i >= 2) {
         size_t k = i - 1;
         if (punct(k, ','))
@@ -1302,7 +1410,7 @@ void ChunkDetector::rule_names(size_t i) {
         int taken = 0;
         while (taken < 4) {
             if (word(k) &&
-                (name_like(k) || (flag(k, kAllCaps) && !credentials().has(w(k)) && !clinical(k)))) {
+                (name_like(k) || (flag(k, kAllCaps) && !has(k, kFCredentials) && !clinical(k)))) {
                 first = k;
             } else if (punct(k, '.') && k > 0 && word(k - 1) && len(k - 1) == 1 &&
                        flag(k - 1, kCap)) {
@@ -1330,11 +1438,11 @@ void ChunkDetector::rule_names(size_t i) {
         return;
     }
     // 5. Lexicons: "John Smith", "SMITH, JOHN", a lone rare name
-    if (!cap_word(i) || clinical(i) || not_name().has(w(i))) return;
+    if (!cap_word(i) || clinical(i) || has(i, kFNotName)) return;
     bool caps = flag(i, kAllCaps);
     if (caps && len(i) <= 3) return;
-    bool in_first = lex_.first_names.contains(w(i));
-    bool in_last = lex_.last_names.contains(w(i));
+    bool in_first = has(i, kFFirstNames);
+    bool in_last = has(i, kFLastNames);
     if (!in_first && !in_last) return;
     bool eng = english(i);
     if (eponym_use(i)) return;
@@ -1342,14 +1450,14 @@ void ChunkDetector::rule_names(size_t i) {
     if (initial(j)) j += 2;
     if (j < n() && !newline_before(j) && flag(j, kSpace) && name_like(j) &&
         !(clinical(j) && eponym_use(j)) && (caps == flag(j, kAllCaps)) && in_first &&
-        (lex_.last_names.contains(w(j)) || !english(j)) && !(eng && english(j))) {
+        (has(j, kFLastNames) || !english(j)) && !(eng && english(j))) {
         name_tok(i, 0.85f, true);
         if (j == i + 3) add_tok(i + 1, i + 2, Category::kName, 0.85f, 6);
         name_tok(j, 0.85f, !english(j));
         return;
     }
     if (punct(i + 1, ',') && name_like(i + 2) && !newline_before(i + 2) &&
-        lex_.first_names.contains(w(i + 2)) && (caps == flag(i + 2, kAllCaps)) && !english(i + 2) &&
+        has(i + 2, kFFirstNames) && (caps == flag(i + 2, kAllCaps)) && !english(i + 2) &&
         !clinical(i + 2) && (in_last || !eng)) {
         name_tok(i, 0.85f, !eng);
         name_tok(i + 2, 0.85f, true);
@@ -1361,34 +1469,33 @@ void ChunkDetector::rule_names(size_t i) {
 // Names the lexicon only half knows: "TURNER, RÓBERT" (a surname that is also an eponym) and
 // "Branimira Barberi" (an unknown given name before a known surname).
 void ChunkDetector::rule_half_known_names(size_t i) {
-    if (!cap_word(i) || not_name().has(w(i)) || credentials().has(w(i))) return;
+    if (!cap_word(i) || has(i, kFNotName) || has(i, kFCredentials)) return;
     bool caps = flag(i, kAllCaps);
     bool after_colon = i > 0 && punct(i - 1, ':');
     if (caps && len(i) > 2 && punct(i + 1, ',') && flag(i + 2, kAllCaps) && cap_word(i + 2) &&
-        len(i + 2) > 2 && !newline_before(i + 2) && !not_name().has(w(i + 2)) &&
-        !credentials().has(w(i + 2)) && !english(i + 2) && !states().has(w(i + 2)) &&
+        len(i + 2) > 2 && !newline_before(i + 2) && !has(i + 2, kFNotName) &&
+        !has(i + 2, kFCredentials) && !english(i + 2) && !has(i + 2, kFStates) &&
         !clinical(i + 2) &&
-        (lex_.last_names.contains(w(i)) || lex_.first_names.contains(w(i + 2)) ||
+        (has(i, kFLastNames) || has(i + 2, kFFirstNames) ||
          (after_colon && !english(i) && !clinical(i)))) {
         name_tok(i, 0.8f, !english(i));
         name_tok(i + 2, 0.8f, true);
         return;
     }
     if (caps || english(i) || clinical(i) || len(i) < 3) return;
-    if (lex_.first_names.contains(w(i)) || lex_.last_names.contains(w(i))) return;
+    if (has(i, kFFirstNames) || has(i, kFLastNames)) return;
     size_t j = i + 1;
     if (initial(j)) j += 2;
     if (j < n() && flag(j, kSpace) && !newline_before(j) && cap_word(j) && !flag(j, kAllCaps) &&
-        lex_.last_names.contains(w(j)) && !not_name().has(w(j)) && !eponym_use(j) &&
-        !facility_heads().has(w(j)) && !street_suffixes().has(w(j)) &&
-        !facility_generic().has(w(j))) {
+        has(j, kFLastNames) && !has(j, kFNotName) && !eponym_use(j) && !has(j, kFFacilityHeads) &&
+        !has(j, kFStreetSuffixes) && !has(j, kFFacilityGeneric)) {
         name_tok(i, 0.75f, true);
         if (j == i + 3) add_tok(i + 1, i + 2, Category::kName, 0.75f, 6);
         name_tok(j, 0.75f, !english(j));
         return;
     }
     // an unknown capitalised word doing what people do: "Anđela returns for ..."
-    if (j == i + 1 && word(j) && !flag(j, kCap) && person_verbs().has(w(j)) &&
+    if (j == i + 1 && word(j) && !flag(j, kCap) && has(j, kFPersonVerbs) &&
         !(i > 0 && (word(i - 1) && !flag(i - 1, kCap)))) {
         name_tok(i, 0.7f, true);
     }
@@ -1406,11 +1513,11 @@ void ChunkDetector::rule_places(size_t i) {
         for (int k = 0; k < 5 && j < n(); ++k, ++j) {
             if (newline_before(j) || !flag(j, kSpace)) break;
             if (!(cap_word(j) || (word(j) && flag(j, kDigit) && flag(j, kAlpha)))) break;
-            if (k > 0 && street_suffixes().has(w(j))) {
+            if (k > 0 && has(j, kFStreetSuffixes)) {
                 suffix = j;
                 if (punct(j + 1, '.') && joined(j + 1)) suffix = j + 1;
                 // prefer the last suffix in "Park Avenue": keep looking one more
-                if (!(cap_word(j + 1) && street_suffixes().has(w(j + 1)) && flag(j + 1, kSpace) &&
+                if (!(cap_word(j + 1) && has(j + 1, kFStreetSuffixes) && flag(j + 1, kSpace) &&
                       !newline_before(j + 1))) {
                     break;
                 }
@@ -1421,7 +1528,7 @@ void ChunkDetector::rule_places(size_t i) {
             size_t u = e + 1;
             if (punct(u, ',')) ++u;
             if (u < n() && !newline_before(u) &&
-                ((word(u) && unit_words().has(w(u))) || punct(u, '#'))) {
+                ((word(u) && has(u, kFUnitWords)) || punct(u, '#'))) {
                 size_t v = u + 1;
                 if (punct(v, '.') || punct(v, '#')) ++v;
                 if (v < n() && (num(v) || (word(v) && (flag(v, kDigit) || len(v) <= 2)))) {
@@ -1442,12 +1549,12 @@ void ChunkDetector::rule_places(size_t i) {
     size_t state_first = i;
     static const WordTable state_tails{"york",   "carolina", "dakota", "hampshire",
                                        "jersey", "mexico",   "island", "virginia"};
-    if (state_tails.has(w(i)) && flag(i, kCap) && i >= 3 && cap_word(i - 1) &&
+    if (flag(i, kCap) && i >= 3 && cap_word(i - 1) && state_tails.has(w(i)) &&
         (is(i - 1, "new") || is(i - 1, "north") || is(i - 1, "south") || is(i - 1, "west") ||
          is(i - 1, "rhode"))) {
         state_first = i - 1;
     }
-    if ((states().has(w(i)) || state_first != i) && flag(i, kCap) && state_first >= 2) {
+    if ((has(i, kFStates) || state_first != i) && flag(i, kCap) && state_first >= 2) {
         size_t st = state_first;
         bool abbr = len(i) == 2 && st == i;
         if (abbr && !flag(i, kAllCaps)) return;
@@ -1456,14 +1563,13 @@ void ChunkDetector::rule_places(size_t i) {
         size_t c = st - 1;
         bool comma = punct(c, ',');
         if (abbr && !comma && !zip) return;
-        if (abbr && !zip && credentials().has(w(i))) return;  // "Jane Doe, MD" is a doctor
+        if (abbr && !zip && has(i, kFCredentials)) return;  // "Jane Doe, MD" is a doctor
         if (comma && c > 0) --c;
         if (!comma && !abbr) return;
         size_t first = SIZE_MAX;
         for (int k = 0; k < 3; ++k) {
-            if (!(cap_word(c) || flag(c, kAllCaps)) || not_name().has(w(c)) ||
-                unit_words().has(w(c)) ||
-                (k > 0 && street_suffixes().has(w(c)) && c > 0 && (num(c - 1) || cap_word(c - 1)) &&
+            if (!(cap_word(c) || flag(c, kAllCaps)) || has(c, kFNotName) || has(c, kFUnitWords) ||
+                (k > 0 && has(c, kFStreetSuffixes) && c > 0 && (num(c - 1) || cap_word(c - 1)) &&
                  !newline_before(c))) {
                 break;
             }
@@ -1505,17 +1611,17 @@ void ChunkDetector::rule_places(size_t i) {
         return;
     }
     // "X County"
-    if (is(i, "county") && flag(i, kCap) && i > 0 && cap_word(i - 1) && !not_name().has(w(i - 1))) {
+    if (is(i, "county") && flag(i, kCap) && i > 0 && cap_word(i - 1) && !has(i - 1, kFNotName)) {
         size_t s = i - 1;
         if (s > 0 && cap_word(s - 1) && flag(s, kSpace) && !newline_before(s) &&
-            !not_name().has(w(s - 1)) && !place_preps().has(w(s - 1))) {
+            !has(s - 1, kFNotName) && !has(s - 1, kFPlacePreps)) {
             --s;
         }
         add_tok(s, i, Category::kLocation, 0.85f, 7);
         return;
     }
     // Facilities: a run of capitalised words ending in a facility head word
-    if (cap_word(i) && facility_heads().has(w(i)) && i > 0) {
+    if (cap_word(i) && has(i, kFFacilityHeads) && i > 0) {
         size_t s = i;
         bool proper = false;
         size_t k = i;
@@ -1524,10 +1630,10 @@ void ChunkDetector::rule_places(size_t i) {
             if (newline_before(k)) break;
             if (cap_word(p) || (is(p, "of") && k < n()) || punct(p, '&')) {
                 if (is(p, "The") || is(p, "the")) break;
-                if (cap_word(p) && not_name().has(w(p)) && !facility_generic().has(w(p))) break;
+                if (cap_word(p) && has(p, kFNotName) && !has(p, kFFacilityGeneric)) break;
                 s = p;
                 k = p;
-                if (cap_word(p) && !facility_generic().has(w(p))) proper = true;
+                if (cap_word(p) && !has(p, kFFacilityGeneric)) proper = true;
                 continue;
             }
             if (punct(p, '.') && p > 0 && is(p - 1, "st") && joined(p)) {  // St. Mary's
@@ -1537,7 +1643,7 @@ void ChunkDetector::rule_places(size_t i) {
             }
             if (is(p, "s") && p > 1 && punct(p - 1, '\'') && cap_word(p - 2) && joined(p) &&
                 joined(p - 1)) {
-                if (!facility_generic().has(w(p - 2))) proper = true;
+                if (!has(p - 2, kFFacilityGeneric)) proper = true;
                 s = p - 2;
                 k = p - 2;
                 continue;
@@ -1548,22 +1654,22 @@ void ChunkDetector::rule_places(size_t i) {
         // extend forward over generic words: "Mayo Clinic Health System"
         size_t e = i;
         while (e + 1 < n() && cap_word(e + 1) && flag(e + 1, kSpace) && !newline_before(e + 1) &&
-               (facility_heads().has(w(e + 1)) || facility_generic().has(w(e + 1)))) {
+               (has(e + 1, kFFacilityHeads) || has(e + 1, kFFacilityGeneric))) {
             ++e;
         }
         if (proper && s < i) {
             // head: the first generic word after the last proper word
             size_t h = i;
-            while (h > s && facility_generic().has(w(h - 1))) --h;
+            while (h > s && has(h - 1, kFFacilityGeneric)) --h;
             add(toks_[s].s, toks_[e].e, Category::kFacility, 0.85f, 7, -1,
                 static_cast<uint16_t>(std::min<size_t>(toks_[h].s - toks_[s].s, 65535)));
         }
         return;
     }
     // Cities from the lexicon after a preposition, or any place after "lives in"
-    if (place_preps().has(w(i)) && i + 1 < n() && cap_word(i + 1) && !newline_before(i + 1)) {
+    if (has(i, kFPlacePreps) && i + 1 < n() && cap_word(i + 1) && !newline_before(i + 1)) {
         size_t j = i + 1;
-        bool residence = i > 0 && residence_verbs().has(w(i - 1));
+        bool residence = i > 0 && has(i - 1, kFResidenceVerbs);
         size_t e = SIZE_MAX;
         // up to three words, longest lexicon match first
         for (size_t k = std::min(j + 2, n() - 1); k + 1 > j; --k) {
@@ -1577,20 +1683,20 @@ void ChunkDetector::rule_places(size_t i) {
             }
         }
         bool multi = cap_word(j + 1) && flag(j + 1, kSpace) && !newline_before(j + 1) &&
-                     !english(j + 1) && !not_name().has(w(j + 1));
+                     !english(j + 1) && !has(j + 1, kFNotName);
         if (e == SIZE_MAX && residence && (!english(j) || multi) && !clinical(j) &&
-            !not_name().has(w(j))) {
+            !has(j, kFNotName)) {
             e = j;
             if (cap_word(j + 1) && flag(j + 1, kSpace) && !newline_before(j + 1) &&
-                !not_name().has(w(j + 1)) && !facility_heads().has(w(j + 1))) {
+                !has(j + 1, kFNotName) && !has(j + 1, kFFacilityHeads)) {
                 e = j + 1;
                 if (cap_word(j + 2) && flag(j + 2, kSpace) && !newline_before(j + 2) &&
-                    !not_name().has(w(j + 2)) && !facility_heads().has(w(j + 2))) {
+                    !has(j + 2, kFNotName) && !has(j + 2, kFFacilityHeads)) {
                     e = j + 2;  // "West Valley City"
                 }
             }
         }
-        if (e != SIZE_MAX && !(cap_word(e + 1) && facility_heads().has(w(e + 1)))) {
+        if (e != SIZE_MAX && !(cap_word(e + 1) && has(e + 1, kFFacilityHeads))) {
             add_tok(j, e, Category::kCity, residence ? 0.85f : 0.75f, 5);
         }
     }
@@ -1607,19 +1713,21 @@ void ChunkDetector::run_rules() {
     }
 }
 
-void ChunkDetector::propagate(const WordSet& strong) {
-    if (strong.size() == 0) return;
+void ChunkDetector::propagate(const std::vector<uint64_t>& strong) {
+    if (strong.empty()) return;
+    auto in_strong = [&](size_t k) {
+        return k < n() && std::binary_search(strong.begin(), strong.end(), toks_[k].hash);
+    };
     for (size_t i = 0; i < n(); ++i) {
         if (!word(i) || flag(i, kDigit) || len(i) < 2) continue;
         if (!(flag(i, kCap))) continue;
-        if (!strong.contains(w(i))) continue;
-        if (not_name().has(w(i)) || eponym_use(i)) continue;
-        if (clinical(i) &&
-            !(i > 0 && titles().has(w(i > 1 && punct(i - 1, '.') ? i - 2 : i - 1)))) {
+        if (!in_strong(i)) continue;
+        if (has(i, kFNotName) || eponym_use(i)) continue;
+        if (clinical(i) && !(i > 0 && has(i > 1 && punct(i - 1, '.') ? i - 2 : i - 1, kFTitles))) {
             // a clinical word is a name elsewhere only next to another name
-            bool next_to_name = (i > 0 && strong.contains(w(i - 1)) && cap_word(i - 1)) ||
-                                (cap_word(i + 1) && strong.contains(w(i + 1))) ||
-                                (word(i + 1) && person_verbs().has(w(i + 1)));
+            bool next_to_name = (i > 0 && in_strong(i - 1) && cap_word(i - 1)) ||
+                                (cap_word(i + 1) && in_strong(i + 1)) ||
+                                (word(i + 1) && has(i + 1, kFPersonVerbs));
             if (!next_to_name) continue;
         }
         add_tok(i, i, Category::kName, 0.8f, 5);
@@ -1697,12 +1805,17 @@ Detection detect_all(std::string_view text, const Lexicons& lex, float min_confi
         chunks.emplace_back(s, e);
         s = e;
     }
-    WordSet strong;
+    std::vector<uint64_t> strong;
+    auto sort_unique = [](std::vector<uint64_t>& v) {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+    };
     std::vector<Candidate> all;
     if (chunks.size() == 1) {
         ChunkDetector d(text, lex, out);
         d.run_rules();
         d.collect_strong(strong);
+        sort_unique(strong);
         d.propagate(strong);
         all = std::move(d.candidates());
     } else {
@@ -1716,6 +1829,7 @@ Detection detect_all(std::string_view text, const Lexicons& lex, float min_confi
                 all.push_back(c);
             }
         }
+        sort_unique(strong);
         for (auto [s, e] : chunks) {
             ChunkDetector d(text.substr(s, e - s), lex, out);
             d.propagate(strong);

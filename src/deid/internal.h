@@ -33,6 +33,9 @@ struct Candidate {
 struct Detection {
     std::vector<Candidate> spans;  // sorted, not overlapping, offsets in the whole input
     std::vector<DateFields> dates;
+    // hash_lower() of every word and number of the input (in order, with repeats): surrogate
+    // mode never picks a surrogate that is already a word of the input.
+    std::vector<uint64_t> word_hashes;
 };
 
 // Runs every detector over `text` (valid UTF-8). REQUIRES: text.size() < 4 GiB per call is

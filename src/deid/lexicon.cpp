@@ -5,15 +5,6 @@
 namespace ward::deid {
 namespace {
 
-uint64_t hash_lower(std::string_view w) {
-    uint64_t h = 1469598103934665603ull;  // FNV-1a
-    for (char c : w) {
-        h ^= static_cast<uint8_t>(ascii_lower(c));
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 bool equal_lower(std::string_view stored, std::string_view w) {
     if (stored.size() != w.size()) return false;
     for (size_t i = 0; i < w.size(); ++i) {
@@ -113,10 +104,51 @@ bool WordSet::contains(std::string_view word) const {
 
 void WordSet::grow() {
     std::vector<std::string> old = std::move(slots_);
-    slots_.assign(old.empty() ? 1024 : old.size() * 2, std::string());
+    slots_.assign(old.empty() ? 16 : old.size() * 2, std::string());
     n_ = 0;
     for (auto& w : old) {
         if (!w.empty()) insert(w);
+    }
+}
+
+void FeatureMap::add(std::string_view word, uint64_t features) {
+    if (word.empty() || word.size() > 64) return;
+    if ((n_ + 1) * 2 > slots_.size()) grow();
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash_lower(word) & mask;; i = (i + 1) & mask) {
+        if (slots_[i].word.empty()) {
+            slots_[i].word.assign(word);
+            for (char& c : slots_[i].word) c = ascii_lower(c);
+            slots_[i].features = features;
+            ++n_;
+            return;
+        }
+        if (equal_lower(slots_[i].word, word)) {
+            slots_[i].features |= features;
+            return;
+        }
+    }
+}
+
+uint64_t FeatureMap::lookup(std::string_view word) const {
+    return lookup(word, hash_lower(word));
+}
+
+uint64_t FeatureMap::lookup(std::string_view word, uint64_t hash) const {
+    if (slots_.empty() || word.empty() || word.size() > 64) return 0;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        if (slots_[i].word.empty()) return 0;
+        if (equal_lower(slots_[i].word, word)) return slots_[i].features;
+    }
+}
+
+void FeatureMap::grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot());
+    n_ = 0;
+    for (auto& s : old) {
+        if (!s.word.empty()) add(s.word, s.features);
     }
 }
 

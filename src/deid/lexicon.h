@@ -18,10 +18,37 @@ class WordSet {
     // True when `word` (any ASCII case) is in the set. Words longer than 64 bytes never match.
     bool contains(std::string_view word) const;
     size_t size() const { return n_; }
+    // Calls fn(std::string_view) for every word (lower case), in no particular order.
+    template <typename F>
+    void for_each(F&& fn) const {
+        for (const auto& w : slots_) {
+            if (!w.empty()) fn(std::string_view(w));
+        }
+    }
 
   private:
     void grow();
     std::vector<std::string> slots_;
+    size_t n_ = 0;
+};
+
+// A map from a lowercase word to a 64-bit set of features; lookups fold ASCII case. The
+// detector tags each token with one lookup instead of asking many word lists.
+class FeatureMap {
+  public:
+    void add(std::string_view word, uint64_t features);  // ORs into existing features
+    // The features of `word` in any ASCII case; 0 when unknown or longer than 64 bytes.
+    uint64_t lookup(std::string_view word) const;
+    // The same with hash_lower(word) already computed.
+    uint64_t lookup(std::string_view word, uint64_t hash) const;
+
+  private:
+    void grow();
+    struct Slot {
+        std::string word;
+        uint64_t features = 0;
+    };
+    std::vector<Slot> slots_;
     size_t n_ = 0;
 };
 
@@ -43,6 +70,17 @@ extern const std::string_view kEnglishWords, kClinicalWords;
 
 inline char ascii_lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// FNV-1a over the ASCII-lowercased bytes: the hash of every word set and of the detector's
+// token fingerprints.
+inline uint64_t hash_lower(std::string_view w) {
+    uint64_t h = 1469598103934665603ull;
+    for (char c : w) {
+        h ^= static_cast<uint8_t>(ascii_lower(c));
+        h *= 1099511628211ull;
+    }
+    return h;
 }
 
 }  // namespace ward::deid

@@ -1,9 +1,12 @@
 #include "deid/surrogate.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+
+#include <sodium.h>
 
 #include "common/crypto.h"
 
@@ -88,23 +91,69 @@ std::string ordinal_suffix(int d) {
     }
 }
 
+// Answers "is this word already in the input?" (ignoring ASCII case) from the detector's word
+// fingerprints, put in an open-addressing set on first use; a 64-bit collision only costs one
+// more surrogate draw.
+class InputWords {
+  public:
+    explicit InputWords(const std::vector<uint64_t>& hashes) : hashes_(hashes) {}
+    bool contains(std::string_view w) {
+        if (slots_.empty()) build();
+        uint64_t h = hash_lower(w) | 1;  // 0 marks an empty slot
+        size_t mask = slots_.size() - 1;
+        for (size_t i = (h * 0x9E3779B97F4A7C15ull) >> 20 & mask;; i = (i + 1) & mask) {
+            if (slots_[i] == 0) return false;
+            if (slots_[i] == h) return true;
+        }
+    }
+
+  private:
+    void build() {
+        size_t cap = 16;
+        while (cap < hashes_.size() * 2) cap <<= 1;
+        slots_.assign(cap, 0);
+        size_t mask = cap - 1;
+        for (uint64_t raw : hashes_) {
+            uint64_t h = raw | 1;
+            for (size_t i = (h * 0x9E3779B97F4A7C15ull) >> 20 & mask;; i = (i + 1) & mask) {
+                if (slots_[i] == h) break;
+                if (slots_[i] == 0) {
+                    slots_[i] = h;
+                    break;
+                }
+            }
+        }
+    }
+    const std::vector<uint64_t>& hashes_;
+    std::vector<uint64_t> slots_;
+};
+
 class Surrogates {
   public:
-    Surrogates(std::string_view text, std::span<const uint8_t> secret, std::string_view patient,
-               const Lexicons& lex)
-        : text_(text),
-          secret_(secret),
-          patient_(patient),
-          lex_(lex),
-          shift_(date_shift_days(secret, patient)) {
-        // every word of the input: a surrogate never repeats a word that is already there
-        size_t i = 0;
-        while (i < text.size()) {
-            while (i < text.size() && !is_word_byte(text[i])) ++i;
-            size_t s = i;
-            while (i < text.size() && is_word_byte(text[i])) ++i;
-            if (i > s && i - s <= 32) input_words_.insert(lower(text.substr(s, i - s)));
+    Surrogates(std::string_view text, const std::vector<uint64_t>& word_hashes,
+               std::span<const uint8_t> secret, std::string_view patient, const Lexicons& lex)
+        : text_(text), lex_(lex), input_words_(word_hashes) {
+        // Both per-patient secrets cost an HMAC each; a thread's consecutive calls are
+        // usually for the same patient, so the last pair is kept per thread.
+        struct Cached {
+            std::vector<uint8_t> secret;
+            std::string patient;
+            int shift = 0;
+            std::array<unsigned char, crypto_shorthash_siphash24_KEYBYTES> key{};
+        };
+        thread_local Cached cached;
+        if (cached.secret.empty() || cached.patient != patient ||
+            !std::equal(cached.secret.begin(), cached.secret.end(), secret.begin(), secret.end())) {
+            cached.secret.assign(secret.begin(), secret.end());
+            cached.patient.assign(patient);
+            cached.shift = date_shift_days(secret, patient);
+            std::string label = "surrogate-key\x1f";
+            label.append(patient);
+            auto derived = crypto::hmac_sha256(secret, label);
+            std::copy_n(derived.begin(), cached.key.size(), cached.key.begin());
         }
+        shift_ = cached.shift;
+        key_ = cached.key;
     }
 
     std::string make(const Candidate& c, const DateFields* date) {
@@ -138,19 +187,19 @@ class Surrogates {
     }
 
   private:
-    crypto::Sha256Digest mac(std::string_view domain, std::string_view value, int counter) {
-        std::string msg;
-        msg.reserve(patient_.size() + domain.size() + value.size() + 8);
-        msg.append(patient_).push_back('\x1f');
-        msg.append(domain).push_back('\x1f');
-        msg.append(value).push_back('\x1f');
-        msg.append(std::to_string(counter));
-        return crypto::hmac_sha256(secret_, msg);
-    }
+    // The pseudorandom function behind every surrogate: SipHash-2-4 (libsodium) under a
+    // per-patient key derived from the deployment secret with HMAC-SHA-256. Keyed twice, so a
+    // surrogate reveals nothing without the secret; SipHash keeps the per-span cost small.
     uint64_t mac64(std::string_view domain, std::string_view value, int counter) {
-        auto d = mac(domain, value, counter);
+        msg_.clear();
+        msg_.append(domain).push_back('\x1f');
+        msg_.append(value).push_back('\x1f');
+        msg_.append(std::to_string(counter));
+        unsigned char out[crypto_shorthash_siphash24_BYTES];
+        crypto_shorthash_siphash24(out, reinterpret_cast<const unsigned char*>(msg_.data()),
+                                   msg_.size(), key_.data());
         uint64_t v = 0;
-        for (int i = 0; i < 8; ++i) v = (v << 8) | d[static_cast<size_t>(i)];
+        for (unsigned char b : out) v = (v << 8) | b;
         return v;
     }
     // True when `s` may be used as the surrogate of `original` (in lower case).
@@ -239,14 +288,14 @@ class Surrogates {
         for (int counter = 0; counter < 16; ++counter) {
             out.assign(orig);
             size_t k = 0;
-            crypto::Sha256Digest d{};
+            uint64_t d = 0;
             for (size_t i = 0; i < out.size(); ++i) {
                 char c = out[i];
                 if (!is_alnum(c)) continue;
-                if (k % 32 == 0) {
-                    d = mac(domain, norm, counter * 1000 + static_cast<int>(k / 32));
+                if (k % 8 == 0) {
+                    d = mac64(domain, norm, counter * 1000 + static_cast<int>(k / 8));
                 }
-                uint8_t b = d[k % 32];
+                auto b = static_cast<uint8_t>(d >> (8 * (k % 8)));
                 if (k++ < keep) continue;
                 if (c >= '0' && c <= '9')
                     out[i] = static_cast<char>('0' + b % 10);
@@ -333,9 +382,9 @@ class Surrogates {
     }
 
     std::string ip(std::string_view orig) {
-        auto d = mac("IP", orig, 0);
-        return "10." + std::to_string(d[0]) + "." + std::to_string(d[1]) + "." +
-               std::to_string(1 + d[2] % 254);
+        uint64_t d = mac64("IP", orig, 0);
+        return "10." + std::to_string(d & 0xff) + "." + std::to_string((d >> 8) & 0xff) + "." +
+               std::to_string(1 + ((d >> 16) & 0xff) % 254);
     }
 
     std::string month_text(int m, const DateFields& f) {
@@ -413,11 +462,12 @@ class Surrogates {
     }
 
     std::string_view text_;
-    std::span<const uint8_t> secret_;
-    std::string_view patient_;
     const Lexicons& lex_;
-    int shift_;
-    std::unordered_set<std::string> input_words_;
+    int shift_ = 0;
+    InputWords input_words_;
+    std::array<unsigned char, crypto_shorthash_siphash24_KEYBYTES> key_{};
+    std::string msg_;  // scratch buffer of mac64()  // a surrogate never repeats a word that is
+                       // already there
     std::unordered_map<std::string, std::string> used_;   // surrogate (lower) -> original (lower)
     std::unordered_map<std::string, std::string> cache_;  // domain|original -> surrogate
 };
@@ -443,7 +493,7 @@ void replace_all(std::string_view text, const Detection& d, Mode mode,
     out.text.reserve(text.size() + text.size() / 8);
     std::unique_ptr<Surrogates> sur;
     if (mode == Mode::kSurrogate)
-        sur = std::make_unique<Surrogates>(text, secret, patient_key, lex);
+        sur = std::make_unique<Surrogates>(text, d.word_hashes, secret, patient_key, lex);
     std::unordered_set<std::string> seen;
     size_t pos = 0;
     for (const Candidate& c : d.spans) {
