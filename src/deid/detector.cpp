@@ -575,7 +575,9 @@ const WordTable& id_keywords() {
         "biometric",   "retinal",   "iris",        "accession",   "specimen",    "id",
         "identifier",  "badge",     "employee",    "case",        "claim",       "ticket",
         "requisition", "encounter", "order",       "invoice",     "ref",         "reference",
-        "csn",         "fin",       "visit"};
+        "csn",         "fin",       "visit",       "phone",       "telephone",   "tel",
+        "mobile",      "cell",      "fax",         "pager",       "beeper",      "desk",
+        "ph",          "cellphone", "landline",    "facsimile"};
     return t;
 }
 const WordTable& holidays() {
@@ -718,6 +720,7 @@ class ChunkDetector {
     void rule_half_known_names(size_t i);
     void rule_places(size_t i);
     bool try_phone(size_t i);
+    bool rule_labelled_phone(size_t i);
 
     std::string_view text_;
     const Lexicons& lex_;
@@ -797,6 +800,41 @@ size_t ChunkDetector::name_sequence(size_t i, float conf, bool allow_last_first,
 }
 
 // ---- structured identifiers ------------------------------------------------------------------
+
+// "Mobile: 0490 39 07 81", "Tel +44 7700 921 916", "fax 345-899-3560x4587": after a phone
+// word, a run of digit groups (7 to 18 digits) in any national format.
+bool ChunkDetector::rule_labelled_phone(size_t i) {
+    bool fax = is(i, "fax") || is(i, "facsimile");
+    if (!(fax || is(i, "phone") || is(i, "telephone") || is(i, "tel") || is(i, "mobile") ||
+          is(i, "cell") || is(i, "pager") || is(i, "beeper") || is(i, "desk") || is(i, "ph") ||
+          is(i, "cellphone") || is(i, "landline"))) {
+        return false;
+    }
+    size_t j = i + 1;
+    while (j < n() && !newline_before(j) &&
+           (punct(j, ':') || punct(j, '#') || punct(j, '.') || is(j, "number") || is(j, "no") ||
+            is(j, "is") || is(j, "at"))) {
+        ++j;
+    }
+    if (j >= n() || newline_before(j)) return false;
+    size_t s = j, last = SIZE_MAX, digits = 0;
+    while (j < n() && (j == s || !newline_before(j))) {
+        if (j > s && flag(j, kSpace) && !(num(j) || punct(j, '+') || punct(j, '('))) break;
+        if (num(j)) {
+            digits += len(j);
+        } else if (word(j) && flag(j, kDigit) && j > s) {  // 3560x4587: an extension
+            digits += len(j) - 1;
+        } else if (!(punct(j, '+') || punct(j, '(') || punct(j, ')') || punct(j, '-') ||
+                     punct(j, '.'))) {
+            break;
+        }
+        if (num(j) || word(j)) last = j;
+        ++j;
+    }
+    if (last == SIZE_MAX || digits < 7 || digits > 18) return false;
+    add(toks_[s].s, toks_[last].e, fax ? Category::kFax : Category::kPhone, 0.85f, 8);
+    return true;
+}
 
 bool ChunkDetector::try_phone(size_t i) {
     // Shapes: (ddd) ddd-dddd, ddd-ddd-dddd, ddd.ddd.dddd, +1 ddd ddd dddd, with "ext. ddd".
@@ -1256,6 +1294,7 @@ void ChunkDetector::rule_written_date(size_t i) {
 
 void ChunkDetector::rule_keyword_id(size_t i) {
     if (!has(i, kFIdKeyword)) return;
+    if (rule_labelled_phone(i)) return;
     Category cat;
     size_t j = i + 1;
     std::string_view k = w(i);
@@ -1357,6 +1396,13 @@ void ChunkDetector::rule_names(size_t i) {
         if (j < n() && !newline_before(j) && (name_like(j) || initial(j)) &&
             (abbreviated || !english(j))) {
             name_sequence(j, 0.95f, false);
+        }
+        return;
+    }
+    // "My name is Jane Doe", "a man named Jan Kowalski"
+    if ((is(i, "is") && i > 0 && is(i - 1, "name")) || is(i, "named")) {
+        if (name_like(i + 1) && !newline_before(i + 1) && !has(i + 1, kFClinical)) {
+            name_sequence(i + 1, 0.85f, false, 3);
         }
         return;
     }
@@ -1513,6 +1559,13 @@ void ChunkDetector::rule_places(size_t i) {
         for (int k = 0; k < 5 && j < n(); ++k, ++j) {
             if (newline_before(j) || !flag(j, kSpace)) break;
             if (!(cap_word(j) || (word(j) && flag(j, kDigit) && flag(j, kAlpha)))) break;
+            if (k > 0 && has(j + 1, kFUnitWords) && !has(j + 1, kFStreetSuffixes) &&
+                cap_word(j + 1) && !has(j, kFStreetSuffixes) &&
+                (num(j + 2) || (word(j + 2) && flag(j + 2, kDigit)) ||
+                 (punct(j + 2, '.') && (num(j + 3) || word(j + 3))))) {
+                suffix = j;  // no known suffix, but a unit follows: "692 Kuuse 53 Apt. 641"
+                break;
+            }
             if (k > 0 && has(j, kFStreetSuffixes)) {
                 suffix = j;
                 if (punct(j + 1, '.') && joined(j + 1)) suffix = j + 1;
@@ -1669,7 +1722,9 @@ void ChunkDetector::rule_places(size_t i) {
     // Cities from the lexicon after a preposition, or any place after "lives in"
     if (has(i, kFPlacePreps) && i + 1 < n() && cap_word(i + 1) && !newline_before(i + 1)) {
         size_t j = i + 1;
-        bool residence = i > 0 && has(i - 1, kFResidenceVerbs);
+        bool residence =
+            i > 0 && (has(i - 1, kFResidenceVerbs) ||
+                      (is(i - 1, "up") && i > 1 && (is(i - 2, "grew") || is(i - 2, "grown"))));
         size_t e = SIZE_MAX;
         // up to three words, longest lexicon match first
         for (size_t k = std::min(j + 2, n() - 1); k + 1 > j; --k) {
