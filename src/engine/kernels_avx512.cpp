@@ -74,11 +74,11 @@ void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         float rest[kMaxTile] = {0, 0, 0, 0};
         if (b < nb) {
-            // An odd last block: the AVX2 kernel on one block, as a one-block row.
+            // An odd last block: the AVX2 kernel on a one-block row against one block of x.
             for (int t = 0; t < nt; ++t) {
                 float out = 0;
                 tail.q8[static_cast<int>(TensorType::kQ4_0)](
-                    row + b * 18, 18, 0, 1, x + (t0 + t) * nb + b, nb, 0, 1, &out, 1);
+                    row + b * 18, 18, 0, 1, x + (t0 + t) * nb + b, 1, 0, 1, &out, 1);
                 rest[t] = out;
             }
         }
@@ -121,7 +121,7 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
             for (int t = 0; t < nt; ++t) {
                 float out = 0;
                 tail.q8[static_cast<int>(TensorType::kQ8_0)](
-                    row + b * 34, 34, 0, 1, x + (t0 + t) * nb + b, nb, 0, 1, &out, 1);
+                    row + b * 34, 34, 0, 1, x + (t0 + t) * nb + b, 1, 0, 1, &out, 1);
                 rest[t] = out;
             }
         }

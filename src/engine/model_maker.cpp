@@ -17,9 +17,11 @@ std::vector<std::string> vocab(int n_vocab) {
     std::vector<std::string> t = {"<unk>", "<s>", "</s>"};
     for (int b = 0; b < 256; ++b) t.push_back(fmt::format("<0x{:02X}>", b));
     // A few real pieces first, so short texts tokenize into words, then filler.
-    for (const char* w :
-         {"\xe2\x96\x81the", "\xe2\x96\x81patient", "\xe2\x96\x81a", "e", "t", "\xe2\x96\x81", "s",
-          "n", "\xe2\x96\x81pain", "ed", "in", "\xe2\x96\x81of", "\xe2\x96\x81mg", "o", "a", "r"}) {
+    for (const char* w : {"\xe2\x96\x81the", "\xe2\x96\x81patient",
+                          "\xe2\x96\x81"
+                          "a",
+                          "e", "t", "\xe2\x96\x81", "s", "n", "\xe2\x96\x81pain", "ed", "in",
+                          "\xe2\x96\x81of", "\xe2\x96\x81mg", "o", "a", "r"}) {
         t.push_back(w);
     }
     for (int i = static_cast<int>(t.size()); i < n_vocab; ++i)
