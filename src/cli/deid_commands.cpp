@@ -5,6 +5,7 @@
 // Surrogate mode reads the deployment secret from WARD_DEID_SECRET (hex, >= 16 bytes) or from
 // the file named by --secret-file (raw bytes).
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -74,11 +75,12 @@ Status run_deid(const DeidArgs& a) {
             if (!spans) return spans.error().with_context(name);
             nlohmann::json out = {{"source", name}, {"spans", nlohmann::json::array()}};
             for (const auto& s : *spans) {
-                out["spans"].push_back({{"start", s.start},
-                                        {"end", s.end},
-                                        {"category", deid::category_name(s.category)},
-                                        {"text", text.substr(s.start, s.end - s.start)},
-                                        {"confidence", std::round(s.confidence * 100) / 100}});
+                out["spans"].push_back(
+                    {{"start", s.start},
+                     {"end", s.end},
+                     {"category", deid::category_name(s.category)},
+                     {"text", text.substr(s.start, s.end - s.start)},
+                     {"confidence", std::round(static_cast<double>(s.confidence) * 100) / 100}});
             }
             std::cout << out.dump() << '\n';
         } else {
@@ -157,8 +159,6 @@ void register_deid_commands(CLI::App& app, Context& ctx) {
     deid->add_option("--secret-file", args->secret_file,
                      "File with the deployment secret (default: $WARD_DEID_SECRET, hex)");
     deid->add_option("FILE", args->files, "Input files (default: standard input; - for stdin)");
-    set_action(deid, ctx, [args] { return run_deid(*args); });
-
     CLI::App* eval = deid->add_subcommand("eval", "Score detection against gold annotations");
     eval->add_option("--format", args->format, "Gold format: jsonl, i2b2 or presidio")
         ->check(CLI::IsMember({"jsonl", "i2b2", "presidio"}));
@@ -172,6 +172,12 @@ void register_deid_commands(CLI::App& app, Context& ctx) {
     bench->add_option("--repeat", args->repeat, "Passes over the input (default 20)");
     bench->add_option("FILE", args->files, "Text files or a jsonl corpus")->required();
     set_action(bench, ctx, [args] { return run_bench(*args); });
+    // `ward deid` itself, unless one of its subcommands was chosen (the parent's callback runs
+    // after the child's and would otherwise replace its action).
+    deid->final_callback([&ctx, args, eval, bench] {
+        if (eval->parsed() || bench->parsed()) return;
+        ctx.action = [args] { return run_deid(*args); };
+    });
 }
 
 }  // namespace ward::cli

@@ -120,9 +120,8 @@ class Deidentifier {
     // REQUIRES: a secret was configured.
     int date_shift_days(std::string_view patient_key) const;
 
-    struct Impl;
-
   private:
+    struct Impl;
     explicit Deidentifier(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

@@ -550,16 +550,6 @@ const WordTable& residence_verbs() {
                              "reside",    "live",   "stays",   "staying",  "travelled", "traveled"};
     return t;
 }
-[[maybe_unused]] const WordTable& unit_suffixes() {
-    static const WordTable t{
-        "mg",  "mcg", "ml",   "kg",   "g",   "mm", "cm", "km", "hz", "mmhg", "iu",  "u",   "l",
-        "dl",  "meq", "mmol", "umol", "ng",  "pg", "x",  "h",  "hr", "hrs",  "min", "s",   "ms",
-        "mhz", "khz", "gy",   "cgy",  "mgy", "kb", "mb", "gb", "st", "nd",   "rd",  "th",  "am",
-        "pm",  "k",   "m",    "bpm",  "f",   "c",  "d",  "w",  "y",  "yo",   "wk",  "wks", "mo",
-        "mos", "yrs", "yr",   "lb",   "lbs", "oz", "in", "ft", "cc", "a",    "b",   "p",   "q"};
-    return t;
-}
-
 constexpr std::array<const char*, 7> kWeekdays = {"monday", "tuesday",  "wednesday", "thursday",
                                                   "friday", "saturday", "sunday"};
 
@@ -1025,13 +1015,13 @@ void ChunkDetector::rule_numeric_date(size_t i) {
         f.month = v;
         f.m_off = off(k);
         f.m_len = static_cast<uint16_t>(len(k));
-        f.zero_pad_month = len(k) == 2;
+        f.zero_pad_month = len(k) == 2 && text_[toks_[k].s] == '0';
     };
     auto set_d = [&](size_t k, int v) {
         f.day = v;
         f.d_off = off(k);
         f.d_len = static_cast<uint16_t>(len(k));
-        f.zero_pad_day = len(k) == 2;
+        f.zero_pad_day = len(k) == 2 && text_[toks_[k].s] == '0';
     };
     auto set_y = [&](size_t k, int v) {
         f.year = len(k) == 2 ? 2000 + v : v;
@@ -1061,7 +1051,6 @@ void ChunkDetector::rule_numeric_date(size_t i) {
     } else {
         // m/d without a year: only '/' and with date context, never a fraction or a ratio
         if (sep != '/' || la > 2 || lb > 2 || a < 1 || a > 12 || b < 1 || b > 31) return;
-        if (la == 2 && text_[toks_[i].s] == '0' && false) return;
         bool ctx = false;
         if (i > 0) {
             static const WordTable before{

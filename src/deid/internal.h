@@ -38,8 +38,8 @@ struct Detection {
     std::vector<uint64_t> word_hashes;
 };
 
-// Runs every detector over `text` (valid UTF-8). REQUIRES: text.size() < 4 GiB per call is
-// handled by chunking inside.
+// Runs every rule over `text`. REQUIRES: `text` is valid UTF-8 (validate_utf8). Texts above
+// 1 MiB are split into chunks at line breaks; offsets in the result are into the whole text.
 Detection detect_all(std::string_view text, const Lexicons& lex, float min_confidence);
 
 }  // namespace ward::deid::internal
