@@ -234,13 +234,24 @@ std::string code_suffix(const Concept& c) {
     return "";
 }
 
+// Long LOINC names lose their qualifiers: "Influenza virus A RNA [Presence] in Respiratory
+// specimen by NAA with probe detection" → "Influenza virus A RNA" (the code stays cited).
+std::string short_label(const std::string& label) {
+    if (label.size() <= 40) return label;
+    size_t bracket = label.find(" [");
+    if (bracket != std::string::npos && bracket >= 8) return label.substr(0, bracket);
+    return label;
+}
+
 std::string observation_value(const Observation& o) {
     if (o.value.kind != ObservationValue::Kind::kNone) return o.value.to_string();
     // Blood pressure style: two quantities with one unit → "120/80 mm[Hg]".
+    // Systolic first, whatever order the components came in.
     if (o.components.size() == 2 && o.components[0].value.number && o.components[1].value.number &&
         o.components[0].value.unit == o.components[1].value.unit) {
-        return fmt::format("{}/{} {}", *o.components[0].value.number, *o.components[1].value.number,
-                           o.components[0].value.unit);
+        size_t sys = lower(o.components[1].code.label()).find("systolic") != std::string::npos;
+        return fmt::format("{}/{} {}", *o.components[sys].value.number,
+                           *o.components[1 - sys].value.number, o.components[0].value.unit);
     }
     std::string out;
     for (const auto& c : o.components) {
@@ -310,8 +321,10 @@ class Builder {
                 std::string body = label + code_suffix(p.code);
                 if (!p.onset.empty()) body += ", " + std::string(date_key(p.onset));
                 if (!p.abatement.empty()) body += " to " + std::string(date_key(p.abatement));
-                add({rel ? 3 : 6, rel ? 1 : 0, day_of(p.onset), kPastProblems, body, label,
-                     p.sources});
+                add({rel                    ? 2
+                     : recent(p.onset, 730) ? 3
+                                            : 5,
+                     rel ? 1 : 0, day_of(p.onset), kPastProblems, body, label, p.sources});
             }
         }
     }
@@ -350,7 +363,7 @@ class Builder {
                         a->effective < b->effective);
             });
             const Observation& last = *list.back();
-            std::string label = last.code.label();
+            std::string label = short_label(last.code.label());
             std::string body = label + ": " + observation_value(last);
             if (!last.effective.empty()) body += " (" + std::string(date_key(last.effective)) + ")";
             bool abnormal = last.abnormal();
@@ -401,7 +414,8 @@ class Builder {
             if (last.vital()) {
                 tier = is_recent ? (rel ? 2 : 3) : 6;
             } else {
-                tier = abnormal ? 1 : is_recent || rel ? 2 : 5;
+                bool qualitative = last.value.kind == ObservationValue::Kind::kConcept;
+                tier = abnormal ? 1 : rel ? 2 : !is_recent ? 5 : qualitative ? 4 : 2;
             }
             add({tier, (rel ? 2 : 0) + (abnormal ? 1 : 0), day_of(last.effective), section, body,
                  label, sources});
@@ -585,10 +599,14 @@ Result<Context> build_context(const PatientRecord& record, const ContextOptions&
     }
     out.n_included = n_included;
     out.n_omitted = cands.size() - n_included;
+    // The closing line only when it fits (a budget barely above the header has no room).
+    std::string closing;
     if (out.n_omitted > 0) {
-        out.text += fmt::format("(Omitted for the token budget: {} items.)\n", out.n_omitted);
+        closing = fmt::format("(Omitted for the token budget: {} items.)\n", out.n_omitted);
+    } else if (cands.empty()) {
+        closing = "No clinical items recorded.\n";
     }
-    if (cands.empty()) out.text += "No clinical items recorded.\n";
+    if (estimate_tokens(out.text + closing) <= options.token_budget) out.text += closing;
     out.estimated_tokens = estimate_tokens(out.text);
     return out;
 }

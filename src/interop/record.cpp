@@ -1,6 +1,7 @@
 #include "interop/record.h"
 
 #include <algorithm>
+#include <cctype>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -105,6 +106,15 @@ bool Observation::abnormal() const {
     if (flagged(interpretation)) return true;
     for (const auto& c : components) {
         if (flagged(c.interpretation)) return true;
+    }
+    if (value.kind == ObservationValue::Kind::kConcept) {
+        // Qualitative results: "Detected", "Positive (qualifier value)", "Abnormal".
+        std::string label = value.concept_value.label();
+        for (char& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (label.starts_with("detected") || label.starts_with("positive") ||
+            label.starts_with("abnormal") || label.starts_with("reactive")) {
+            return true;
+        }
     }
     if (value.kind == ObservationValue::Kind::kQuantity && value.number) {
         for (const auto& r : reference_ranges) {

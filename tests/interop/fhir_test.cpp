@@ -174,7 +174,7 @@ TEST(FhirErrors, WrongTypeNamesResourceAndPath) {
     std::vector<std::string> entries = {entry(kPatient, "urn:uuid:p1")};
     for (int i = 0; i < 12; ++i) {
         entries.push_back(entry(obs("o" + std::to_string(i),
-                                    R"({"value":1.)" + std::to_string(i) + R"(,"unit":"mg/dL"})"),
+                                    R"({"value":)" + std::to_string(i + 1) + R"(,"unit":"mg/dL"})"),
                                 "urn:uuid:o" + std::to_string(i)));
     }
     entries[12] = entry(obs("bad", R"({"value":"1.5","unit":"mg/dL"})"), "urn:uuid:bad");
