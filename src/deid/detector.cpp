@@ -918,9 +918,10 @@ void ChunkDetector::rule_structured(size_t i) {
         return;
     }
     // URL
-    if (word(i) && ((is(i, "http") || is(i, "https") || is(i, "ftp")) && punct(i + 1, ':') &&
-                    punct(i + 2, '/') && punct(i + 3, '/')) ||
-        (is(i, "www") && punct(i + 1, '.') && word(i + 2) && joined(i + 1))) {
+    bool scheme = (is(i, "http") || is(i, "https") || is(i, "ftp")) && punct(i + 1, ':') &&
+                  punct(i + 2, '/') && punct(i + 3, '/');
+    bool www = is(i, "www") && punct(i + 1, '.') && word(i + 2) && joined(i + 1);
+    if (word(i) && (scheme || www)) {
         size_t e = t.e;
         while (e < text_.size() && static_cast<uint8_t>(text_[e]) > ' ' && text_[e] != '"' &&
                text_[e] != '<' && text_[e] != '>') {
@@ -1198,6 +1199,7 @@ void ChunkDetector::rule_written_date(size_t i) {
     if (punct(j, '.') && joined(j) && !full) ++j;
     auto rel = [&](size_t k) { return toks_[k].s; };
     bool has_day = false, has_year = false;
+    size_t day_tok = 0, year_tok = 0;  // token indices of the day and the year
     // day after month: "March 14", "Mar. 14th", "MAR 14"
     bool ord = false;
     if (j < n() && (num(j) || (word(j) && flag(j, kDigit))) && !newline_before(j)) {
@@ -1205,13 +1207,12 @@ void ChunkDetector::rule_written_date(size_t i) {
         if (d > 0 && !(num(j) && len(j) > 2)) {
             f.day = d;
             f.day_ordinal = ord;
-            f.d_off = 1;  // placeholder, fixed below
             has_day = true;
             last = j;
             size_t dj = j;
             ++j;
             f.d_len = static_cast<uint16_t>(len(dj));
-            f.d_off = static_cast<uint16_t>(dj);  // token index for now
+            day_tok = dj;
         }
     }
     // year: ", 2024" / " 2024" / "-2024" / " of 2024"
@@ -1223,7 +1224,7 @@ void ChunkDetector::rule_written_date(size_t i) {
         if (y >= 1800 && y <= 2200) {
             f.year = y;
             f.y_len = 4;
-            f.y_off = static_cast<uint16_t>(yj);
+            year_tok = yj;
             has_year = true;
             last = yj;
         }
@@ -1240,7 +1241,7 @@ void ChunkDetector::rule_written_date(size_t i) {
                 f.day = d;
                 f.day_ordinal = ord;
                 f.d_len = static_cast<uint16_t>(len(k));
-                f.d_off = static_cast<uint16_t>(k);
+                day_tok = k;
                 has_day = true;
                 first = k;
                 // "14-Mar-24": two-digit year
@@ -1248,7 +1249,7 @@ void ChunkDetector::rule_written_date(size_t i) {
                     joined(i + 2)) {
                     f.year = 2000 + num_value(i + 2);
                     f.y_len = 2;
-                    f.y_off = static_cast<uint16_t>(i + 2);
+                    year_tok = i + 2;
                     has_year = true;
                     last = i + 2;
                 }
@@ -1274,8 +1275,9 @@ void ChunkDetector::rule_written_date(size_t i) {
     f.m_len = static_cast<uint16_t>(len(i));
     f.month_style = full ? 1 : 2;
     f.month_upper = flag(i, kAllCaps);
-    if (has_day) f.d_off = static_cast<uint16_t>(rel(f.d_off) - span_start);
-    if (has_year) f.y_off = static_cast<uint16_t>(rel(f.y_off) - span_start);
+    if (toks_[last].e - span_start > 0xFFFF) return;
+    if (has_day) f.d_off = static_cast<uint16_t>(rel(day_tok) - span_start);
+    if (has_year) f.y_off = static_cast<uint16_t>(rel(year_tok) - span_start);
     out_.dates.push_back(f);
     add(span_start, toks_[last].e, Category::kDate, conf, 8,
         static_cast<int>(out_.dates.size() - 1));

@@ -436,7 +436,7 @@ class Surrogates {
         if (f.d_len) {
             std::string s = std::to_string(nd);
             if (f.zero_pad_day && s.size() < 2) s = "0" + s;
-            if (f.day_ordinal) {
+            if (f.day_ordinal && f.d_len >= 3 && size_t{f.d_off} + f.d_len <= orig.size()) {
                 std::string_view old = orig.substr(f.d_off, f.d_len);
                 s += match_case(ordinal_suffix(nd), old.substr(old.size() - 2));
             }
