@@ -1672,7 +1672,11 @@ void ChunkDetector::rule_places(size_t i) {
         while (k > 0) {
             size_t p = k - 1;
             if (newline_before(k)) break;
-            if (cap_word(p) || (is(p, "of") && k < n()) || punct(p, '&')) {
+            // "of" only inside names like "University of Chicago Medical Center"
+            bool of_inside = is(p, "of") && p > 0 &&
+                             (is(p - 1, "university") || is(p - 1, "college") ||
+                              is(p - 1, "institute") || is(p - 1, "hospital"));
+            if (cap_word(p) || of_inside || punct(p, '&')) {
                 if (is(p, "The") || is(p, "the")) break;
                 if (cap_word(p) && has(p, kFNotName) && !has(p, kFFacilityGeneric)) break;
                 s = p;

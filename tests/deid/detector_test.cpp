@@ -2,6 +2,7 @@
 // hostile input (invalid UTF-8, empty, a 50 MB single line, binary garbage).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "test_util.h"
@@ -138,6 +139,35 @@ TEST(Detector, FiftyMegabyteSingleLine) {
     auto spans = shared_deid().detect(big).value();
     size_t per_unit = shared_deid().detect(unit).value().size();
     EXPECT_EQ(spans.size(), per_unit * (big.size() / unit.size()));
+}
+
+}  // namespace
+}  // namespace ward::deid
+
+namespace ward::deid {
+namespace {
+
+// Golden cases (tests/deid/cases/*.case): the input, a line "----", then the redacted output.
+// Lines starting with '#' at the top are comments. A new case needs no C++.
+TEST(GoldenCases, RedactOutputMatches) {
+    namespace fs = std::filesystem;
+    fs::path dir = fs::path(WARD_SOURCE_DIR) / "tests/deid/cases";
+    int n = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().extension() != ".case") continue;
+        std::string content = read_file(entry.path().string()).value();
+        size_t start = 0;
+        while (start < content.size() && content[start] == '#')
+            start = content.find('\n', start) + 1;
+        size_t sep = content.find("\n----\n", start);
+        ASSERT_NE(sep, std::string::npos) << entry.path();
+        std::string input = content.substr(start, sep + 1 - start);
+        std::string expected = content.substr(sep + 6);
+        auto out = test::shared_deid().deidentify(input, Mode::kRedact).value();
+        EXPECT_EQ(out.text, expected) << entry.path();
+        ++n;
+    }
+    EXPECT_GE(n, 5);
 }
 
 }  // namespace
