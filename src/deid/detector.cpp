@@ -615,14 +615,6 @@ const FeatureMap& features() {
     return map;
 }
 
-bool ieq(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
-
 // ---- the per-chunk detector -------------------------------------------------------------------
 
 class ChunkDetector {

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "deid/lexicon.h"
+
 namespace ward::deid {
 namespace {
 
@@ -22,11 +24,6 @@ std::vector<size_t> char_to_byte_table(std::string_view text) {
 size_t to_byte(const std::vector<size_t>& table, int64_t c) {
     if (c < 0) return 0;
     return static_cast<size_t>(c) < table.size() ? table[static_cast<size_t>(c)] : table.back();
-}
-
-bool is_word_byte(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           static_cast<uint8_t>(c) >= 0x80;
 }
 
 std::string context_of(std::string_view text, size_t s, size_t e) {

@@ -72,6 +72,22 @@ inline char ascii_lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// Equality ignoring ASCII case.
+inline bool ieq(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    }
+    return true;
+}
+
+// A byte that belongs to a word: an ASCII letter or digit, or any byte of a non-ASCII
+// character (the tokens of evaluation and re-identification).
+inline bool is_word_byte(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           static_cast<uint8_t>(c) >= 0x80;
+}
+
 // FNV-1a over the ASCII-lowercased bytes: the hash of every word set and of the detector's
 // token fingerprints.
 inline uint64_t hash_lower(std::string_view w) {

@@ -45,13 +45,6 @@ int days_in_month(int y, int m) {
     return m == 2 && leap ? 29 : dm[m - 1];
 }
 
-bool ieq(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
 std::string lower(std::string_view s) {
     std::string r(s);
     for (char& c : r) c = ascii_lower(c);
@@ -59,9 +52,6 @@ std::string lower(std::string_view s) {
 }
 bool is_alnum(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool is_word_byte(char c) {
-    return is_alnum(c) || static_cast<uint8_t>(c) >= 0x80;
 }
 // Applies the case pattern of `like` (ALL CAPS, Capitalised, lower) to `s`.
 std::string match_case(std::string s, std::string_view like) {

@@ -4,14 +4,10 @@
 #include <ctime>
 
 #include "common/crypto.h"
+#include "deid/lexicon.h"
 
 namespace ward::deid {
 namespace {
-
-bool is_word_byte(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           static_cast<uint8_t>(c) >= 0x80;
-}
 
 void put_u32(std::vector<uint8_t>& out, uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
