@@ -7,16 +7,11 @@
 #include <cstring>
 
 #include "engine/kernels.h"
+#include "engine/kernels_inline.h"
 #include "engine/quant.h"
 
 namespace ward::engine::kernels {
 namespace {
-
-inline float fp16(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 inline float hsum(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
@@ -30,11 +25,6 @@ inline float hsum(__m256 v) {
 // for every format here: at most 2·128·127).
 inline __m256i dot_u8_s8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-
-// Same for two signed vectors: move the sign of `a` onto `b`.
-inline __m256i dot_s8_s8(__m256i a, __m256i b) {
-    return dot_u8_s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
 }
 
 inline __m256i load_q8(const BlockQ8& b) {
@@ -110,7 +100,7 @@ void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* blk = row + b * 18;
-            const float d = fp16(blk);
+            const float d = load_fp16(blk);
             const __m256i q = unpack_nibbles(blk + 2);
             for (int t = 0; t < nt; ++t) {
                 const BlockQ8& xb = x[(t0 + t) * nb + b];
@@ -132,7 +122,7 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         for (int t = 0; t < nt; ++t) acc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* blk = row + b * 34;
-            const float d = fp16(blk);
+            const float d = load_fp16(blk);
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
             const __m256i qa = _mm256_sign_epi8(q, q);
             for (int t = 0; t < nt; ++t) {
@@ -142,17 +132,6 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
             }
         }
         for (int t = 0; t < nt; ++t) y[(t0 + t) * y_stride + r] = hsum(acc[t]);
-    }
-}
-
-// K-quant 6-bit scales and mins of sub-block j (0..7) from the 12 packed bytes.
-inline void scale_min_k4(int j, const uint8_t* s, int& sc, int& m) {
-    if (j < 4) {
-        sc = s[j] & 63;
-        m = s[j + 4] & 63;
-    } else {
-        sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
 }
 
@@ -171,7 +150,7 @@ void matmul_q4_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* blk = row + sb * 144;
-            const float d = fp16(blk), dmin = fp16(blk + 2);
+            const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
             const uint8_t* scales = blk + 4;
             const uint8_t* qs = blk + 16;
             int sc[8], mn[8];
@@ -213,7 +192,7 @@ void matmul_q5_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* blk = row + sb * 176;
-            const float d = fp16(blk), dmin = fp16(blk + 2);
+            const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
             const uint8_t* scales = blk + 4;
             const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
             const uint8_t* qs = blk + 48;
@@ -267,7 +246,7 @@ void matmul_q6_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
             const uint8_t* ql = blk;
             const uint8_t* qh = blk + 128;
             const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
-            const float d = fp16(blk + 208);
+            const float d = load_fp16(blk + 208);
             for (int half = 0; half < 2; ++half) {
                 const __m256i l0 =
                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * half));
@@ -334,7 +313,7 @@ void matmul_float(const uint8_t* w, int64_t row_bytes, int64_t n_in, int64_t r0,
         for (int t = 0; t < nt; ++t) {
             float s = hsum(acc[t]);
             for (int64_t k = i; k < n_in; ++k) {
-                float wk = kHalf ? fp16(row + 2 * k) : reinterpret_cast<const float*>(row)[k];
+                float wk = kHalf ? load_fp16(row + 2 * k) : reinterpret_cast<const float*>(row)[k];
                 s += wk * x[(t0 + t) * n_in + k];
             }
             y[(t0 + t) * y_stride + r] = s;

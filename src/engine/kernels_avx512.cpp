@@ -7,19 +7,10 @@
 #include <cstring>
 
 #include "engine/kernels.h"
+#include "engine/kernels_inline.h"
 
 namespace ward::engine::kernels {
 namespace {
-
-inline float fp16(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-inline __m256i load256(const void* p) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
 
 // Two 256-bit halves into one register: a in the low half, b in the high half.
 inline __m512i join(__m256i a, __m256i b) {
@@ -61,7 +52,7 @@ void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         for (; b + 2 <= nb; b += 2) {
             const uint8_t* blk0 = row + b * 18;
             const uint8_t* blk1 = blk0 + 18;
-            const float d0 = fp16(blk0), d1 = fp16(blk1);
+            const float d0 = load_fp16(blk0), d1 = load_fp16(blk1);
             const __m512i q = unpack_q4_pair(blk0 + 2, blk1 + 2);
             for (int t = 0; t < nt; ++t) {
                 const BlockQ8* xb = x + (t0 + t) * nb + b;
@@ -105,7 +96,7 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         for (; b + 2 <= nb; b += 2) {
             const uint8_t* blk0 = row + b * 34;
             const uint8_t* blk1 = blk0 + 34;
-            const float d0 = fp16(blk0), d1 = fp16(blk1);
+            const float d0 = load_fp16(blk0), d1 = load_fp16(blk1);
             const __m512i q = _mm512_xor_si512(join(load256(blk0 + 2), load256(blk1 + 2)), flip);
             for (int t = 0; t < nt; ++t) {
                 const BlockQ8* xb = x + (t0 + t) * nb + b;
@@ -131,16 +122,6 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
     }
 }
 
-inline void scale_min_k4(int j, const uint8_t* s, int& sc, int& m) {
-    if (j < 4) {
-        sc = s[j] & 63;
-        m = s[j + 4] & 63;
-    } else {
-        sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 // ---- Q4_K: the two sub-blocks that share 32 bytes of nibbles go in one register ------------
 void matmul_q4_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
                  int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
@@ -156,7 +137,7 @@ void matmul_q4_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* blk = row + sb * 144;
-            const float d = fp16(blk), dmin = fp16(blk + 2);
+            const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
             int sc[8], mn[8];
             for (int j = 0; j < 8; ++j) scale_min_k4(j, blk + 4, sc[j], mn[j]);
             const uint8_t* qs = blk + 16;
