@@ -41,6 +41,7 @@ bool is_ascii_alnum(uint8_t c) {
 // one-character punctuation token.
 void tokenize(std::string_view text, std::vector<Tok>& toks) {
     toks.clear();
+    toks.reserve(text.size() / 4 + 16);
     const auto* p = reinterpret_cast<const uint8_t*>(text.data());
     size_t n = text.size(), i = 0;
     uint8_t pending = 0;
@@ -645,7 +646,11 @@ class ChunkDetector {
     // token helpers
     size_t n() const { return toks_.size(); }
     std::string_view w(size_t i) const { return text_.substr(toks_[i].s, toks_[i].e - toks_[i].s); }
-    bool is(size_t i, std::string_view s) const { return i < n() && ieq(w(i), s); }
+    // Token i is the literal `s` in any ASCII case (length compared first, known at compile time).
+    template <size_t N>
+    bool is(size_t i, const char (&s)[N]) const {
+        return i < n() && toks_[i].e - toks_[i].s == N - 1 && ieq(w(i), std::string_view(s, N - 1));
+    }
     bool punct(size_t i, char c) const {
         return i < n() && toks_[i].kind == kPunct && toks_[i].e - toks_[i].s == 1 &&
                text_[toks_[i].s] == c;

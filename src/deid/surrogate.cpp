@@ -4,7 +4,6 @@
 #include <array>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <sodium.h>
 
@@ -484,7 +483,8 @@ void replace_all(std::string_view text, const Detection& d, Mode mode,
     std::unique_ptr<Surrogates> sur;
     if (mode == Mode::kSurrogate)
         sur = std::make_unique<Surrogates>(text, d.word_hashes, secret, patient_key, lex);
-    std::unordered_set<std::string> seen;
+    // (surrogate, original) pairs already listed: fingerprint -> index in out.replacements
+    std::unordered_multimap<uint64_t, size_t> seen;
     size_t pos = 0;
     for (const Candidate& c : d.spans) {
         out.text.append(text.substr(pos, c.start - pos));
@@ -508,10 +508,14 @@ void replace_all(std::string_view text, const Detection& d, Mode mode,
                 break;
             }
         }
-        std::string key = rep;
-        key.push_back('\0');
-        key.append(orig);
-        if (seen.insert(key).second) {
+        uint64_t fp = hash_lower(rep) * 31 + hash_lower(orig);
+        bool listed = false;
+        for (auto [it, end] = seen.equal_range(fp); it != end && !listed; ++it) {
+            const Replacement& r = out.replacements[it->second];
+            listed = r.surrogate == rep && r.original == orig;
+        }
+        if (!listed) {
+            seen.emplace(fp, out.replacements.size());
             out.replacements.push_back({rep, std::string(orig), c.category});
         }
         out.text += rep;
