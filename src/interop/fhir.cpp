@@ -565,7 +565,7 @@ class Reader {
         PatientRecord& rec = record(id);
         PatientRecord incoming;
         incoming.demographics = std::move(d);
-        rec.merge(std::move(incoming));
+        rec.append(std::move(incoming));
     }
 
     void read_practitioner(Node r) {

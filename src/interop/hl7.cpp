@@ -15,14 +15,27 @@ bool is_alnum(char c) {
 
 // Splits `s` on `sep` and returns piece `n` (0-based), or "" when there are fewer.
 std::string_view piece(std::string_view s, char sep, size_t n) {
-    size_t start = 0;
+    // Plain loops: the pieces are short, and memchr's call overhead dominates there.
+    const char* p = s.data();
+    const char* e = p + s.size();
     for (size_t i = 0; i < n; ++i) {
-        size_t p = s.find(sep, start);
-        if (p == std::string_view::npos) return "";
-        start = p + 1;
+        while (p < e && *p != sep) ++p;
+        if (p == e) return "";
+        ++p;
     }
-    size_t end = s.find(sep, start);
-    return s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    const char* start = p;
+    while (p < e && *p != sep) ++p;
+    return std::string_view(start, static_cast<size_t>(p - start));
+}
+
+// The end of the line starting at `pos`: the next CR or LF, or the end of the text.
+size_t line_end(std::string_view text, size_t pos) {
+    const char* p = text.data() + pos;
+    const char* e = text.data() + text.size();
+    const char* cr = static_cast<const char*>(std::memchr(p, '\r', e - p));
+    const char* limit = cr ? cr : e;
+    const char* lf = static_cast<const char*>(std::memchr(p, '\n', limit - p));
+    return static_cast<size_t>((lf ? lf : limit) - text.data());
 }
 
 }  // namespace
@@ -69,13 +82,14 @@ Result<Hl7Message> Hl7Message::parse(std::string_view text) {
     };
     std::vector<Span> spans;
     m.fields_.reserve(text.size() / 6 + 16);
-    std::map<std::string_view, size_t> ordinals;
+    // Per segment name (packed into an int), how many so far: a short list, scanned linearly.
+    std::vector<std::pair<uint32_t, size_t>> ordinals;
+    ordinals.reserve(16);
     size_t pos = 0;
     size_t seg_no = 0;
     const char field = enc.field;
     while (pos < text.size()) {
-        size_t end = pos;
-        while (end < text.size() && text[end] != '\r' && text[end] != '\n') ++end;
+        size_t end = line_end(text, pos);
         std::string_view line = text.substr(pos, end - pos);
         pos = end;
         while (pos < text.size() && (text[pos] == '\r' || text[pos] == '\n')) ++pos;
@@ -111,12 +125,10 @@ Result<Hl7Message> Hl7Message::parse(std::string_view text) {
             const char* p = line.data() + 4;
             const char* e = line.data() + line.size();
             while (true) {
-                const char* f = static_cast<const char*>(std::memchr(p, field, e - p));
-                if (!f) {
-                    m.fields_.emplace_back(p, e - p);
-                    break;
-                }
-                m.fields_.emplace_back(p, f - p);
+                const char* f = p;
+                while (f < e && *f != field) ++f;
+                m.fields_.emplace_back(p, static_cast<size_t>(f - p));
+                if (f == e) break;
                 p = f + 1;
             }
         }
@@ -125,7 +137,13 @@ Result<Hl7Message> Hl7Message::parse(std::string_view text) {
         Hl7Segment seg;
         seg.name = line.substr(0, 3);
         seg.index = seg_no;
-        seg.ordinal = ++ordinals[seg.name];
+        uint32_t packed = static_cast<uint32_t>(static_cast<unsigned char>(line[0])) << 16 |
+                          static_cast<uint32_t>(static_cast<unsigned char>(line[1])) << 8 |
+                          static_cast<unsigned char>(line[2]);
+        size_t k = 0;
+        while (k < ordinals.size() && ordinals[k].first != packed) ++k;
+        if (k == ordinals.size()) ordinals.emplace_back(packed, 0);
+        seg.ordinal = ++ordinals[k].second;
         m.segments_.push_back(seg);
     }
     for (size_t i = 0; i < m.segments_.size(); ++i) {
@@ -289,6 +307,14 @@ bool hl7_supported_type(std::string_view type, std::string_view trigger) {
 
 namespace {
 
+// A segment name as one integer, for switch statements.
+constexpr uint32_t packed(std::string_view name) {
+    return name.size() < 3 ? 0
+                           : static_cast<uint32_t>(static_cast<unsigned char>(name[0])) << 16 |
+                                 static_cast<uint32_t>(static_cast<unsigned char>(name[1])) << 8 |
+                                 static_cast<unsigned char>(name[2]);
+}
+
 // Maps one message; errors go to `errors` with the segment and field.
 class MessageMapper {
   public:
@@ -307,30 +333,46 @@ class MessageMapper {
             return false;
         }
         for (const auto& seg : m_.segments()) {
-            if (seg.name == "PID")
-                map_pid(seg, rec);
-            else if (seg.name == "EVN")
-                event_time_ = ts(seg, 2, "recorded date/time");
-            else if (seg.name == "PV1")
-                map_pv1(seg, rec);
-            else if (seg.name == "AL1")
-                map_al1(seg, rec);
-            else if (seg.name == "DG1")
-                map_dg1(seg, rec);
-            else if (seg.name == "OBR")
-                map_obr(seg, rec);
-            else if (seg.name == "OBX")
-                map_obx(seg, rec);
-            else if (seg.name == "NTE")
-                map_nte(seg, rec);
-            else if (seg.name == "ORC")
-                order_time_ = ts(seg, 9, "date/time of transaction");
-            else if (seg.name == "RXE")
-                map_rxe(seg, rec);
-            else if (seg.name == "RXA")
-                map_rxa(seg, rec);
-            else if (seg.name != "NK1" && seg.name != "MSH")
-                last_ = Last::kNone;
+            switch (packed(seg.name)) {
+                case packed("PID"):
+                    map_pid(seg, rec);
+                    break;
+                case packed("EVN"):
+                    event_time_ = ts(seg, 2, "recorded date/time");
+                    break;
+                case packed("PV1"):
+                    map_pv1(seg, rec);
+                    break;
+                case packed("AL1"):
+                    map_al1(seg, rec);
+                    break;
+                case packed("DG1"):
+                    map_dg1(seg, rec);
+                    break;
+                case packed("OBR"):
+                    map_obr(seg, rec);
+                    break;
+                case packed("OBX"):
+                    map_obx(seg, rec);
+                    break;
+                case packed("NTE"):
+                    map_nte(seg, rec);
+                    break;
+                case packed("ORC"):
+                    order_time_ = ts(seg, 9, "date/time of transaction");
+                    break;
+                case packed("RXE"):
+                    map_rxe(seg, rec);
+                    break;
+                case packed("RXA"):
+                    map_rxa(seg, rec);
+                    break;
+                case packed("NK1"):
+                case packed("MSH"):
+                    break;
+                default:
+                    last_ = Last::kNone;  // an NTE after this is not about an OBX
+            }
         }
         return !failed_;
     }
@@ -350,7 +392,8 @@ class MessageMapper {
         Source s;
         s.kind = Source::Kind::kHl7;
         s.id = std::string(m_.control_id());
-        s.locator = fmt::format("{}[{}]", seg.name, seg.ordinal);
+        s.locator.reserve(8);
+        s.locator.append(seg.name).append("[").append(std::to_string(seg.ordinal)).append("]");
         s.origin = std::string(origin_);
         return {s};
     }
@@ -737,7 +780,7 @@ class MessageMapper {
 void merge_into(std::map<std::string, PatientRecord>& records, PatientRecord&& rec) {
     auto [it, inserted] = records.try_emplace(rec.id);
     if (inserted) it->second.id = rec.id;
-    it->second.merge(std::move(rec));
+    it->second.append(std::move(rec));
 }
 
 }  // namespace
@@ -754,7 +797,6 @@ ReadResult read_hl7_message(const Hl7Message& message, std::string_view origin) 
     MessageMapper mapper(message, origin);
     std::vector<Issue> errors;
     if (mapper.run(rec, errors)) {
-        rec.dedupe();
         out.patients.push_back(std::move(rec));
         out.report.n_read = 1;
     } else {
@@ -771,8 +813,7 @@ ReadResult read_hl7(std::string_view text, std::string_view origin) {
     std::vector<std::string_view> messages;
     size_t pos = 0, start = std::string_view::npos;
     while (pos < text.size()) {
-        size_t end = pos;
-        while (end < text.size() && text[end] != '\r' && text[end] != '\n') ++end;
+        size_t end = line_end(text, pos);
         std::string_view line = text.substr(pos, end - pos);
         // MLLP framing bytes in a captured stream.
         while (!line.empty() && (line.front() == '\x0b' || line.front() == '\x1c')) {
@@ -817,7 +858,10 @@ ReadResult read_hl7(std::string_view text, std::string_view origin) {
         out.report.merge(std::move(one.report));
         for (auto& rec : one.patients) merge_into(records, std::move(rec));
     }
-    for (auto& [id, rec] : records) out.patients.push_back(std::move(rec));
+    for (auto& [id, rec] : records) {
+        rec.dedupe();
+        out.patients.push_back(std::move(rec));
+    }
     return out;
 }
 

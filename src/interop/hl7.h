@@ -92,7 +92,8 @@ std::string hl7_escape(std::string_view text, const Hl7Encoding& encoding = {});
 // "202009280022-0500" → "2020-09-28T00:22-05:00". nullopt when not a TS/DTM.
 std::optional<std::string> hl7_timestamp_to_iso(std::string_view ts);
 
-// Maps one parsed message into records. Errors of content go into report.errors (the message
+// Maps one parsed message into records (not deduplicated: a single message rarely repeats
+// itself, and PatientStore::put dedupes). Errors of content go into report.errors (the message
 // is then left out, counted in n_skipped). `origin` is copied into every Source.
 ReadResult read_hl7_message(const Hl7Message& message, std::string_view origin = {});
 // Reads a file or stream of messages (each starting with MSH; FHS/BHS/BTS/FTS batch envelopes

@@ -199,13 +199,18 @@ void PatientRecord::dedupe() {
 
 namespace {
 template <typename T>
-void append(std::vector<T>& into, std::vector<T>&& from) {
+void append_items(std::vector<T>& into, std::vector<T>&& from) {
     into.insert(into.end(), std::make_move_iterator(from.begin()),
                 std::make_move_iterator(from.end()));
 }
 }  // namespace
 
 void PatientRecord::merge(PatientRecord&& other) {
+    append(std::move(other));
+    dedupe();
+}
+
+void PatientRecord::append(PatientRecord&& other) {
     Demographics& d = demographics;
     Demographics& o = other.demographics;
     auto fill = [](std::string& a, std::string& b) {
@@ -226,17 +231,16 @@ void PatientRecord::merge(PatientRecord&& other) {
         }
     }
     add_sources(d.sources, o.sources);
-    append(problems, std::move(other.problems));
-    append(medications, std::move(other.medications));
-    append(allergies, std::move(other.allergies));
-    append(observations, std::move(other.observations));
-    append(procedures, std::move(other.procedures));
-    append(immunizations, std::move(other.immunizations));
-    append(encounters, std::move(other.encounters));
-    append(notes, std::move(other.notes));
-    append(reports, std::move(other.reports));
-    append(care_plans, std::move(other.care_plans));
-    dedupe();
+    append_items(problems, std::move(other.problems));
+    append_items(medications, std::move(other.medications));
+    append_items(allergies, std::move(other.allergies));
+    append_items(observations, std::move(other.observations));
+    append_items(procedures, std::move(other.procedures));
+    append_items(immunizations, std::move(other.immunizations));
+    append_items(encounters, std::move(other.encounters));
+    append_items(notes, std::move(other.notes));
+    append_items(reports, std::move(other.reports));
+    append_items(care_plans, std::move(other.care_plans));
 }
 
 size_t PatientRecord::item_count() const {

@@ -242,6 +242,9 @@ struct PatientRecord {
 
     // Appends everything of `other` (same patient) and dedupes.
     void merge(PatientRecord&& other);
+    // Appends everything of `other` (same patient) without deduplicating (call dedupe() once
+    // after many appends).
+    void append(PatientRecord&& other);
     // Merges items that are the same fact: same source id, or same code, date and value.
     // Keeps the first item and adds the others' sources to it. Deterministic: the result
     // depends only on the items' order.
