@@ -928,6 +928,13 @@ void ChunkDetector::rule_structured(size_t i) {
         add(t.s, e, Category::kUrl, 0.97f, 10);
         return;
     }
+    if (word(i) && flag(i, kDigit) && len(i) == 3 && w(i)[0] == '9' &&
+        (w(i)[2] == 's' || w(i)[2] == 'S') && i > 0 &&
+        (is(i - 1, "his") || is(i - 1, "her") || is(i - 1, "their") || is(i - 1, "mid") ||
+         is(i - 1, "early") || is(i - 1, "late"))) {
+        add_tok(i, i, Category::kAge, 0.8f, 8);  // "in her 90s"
+        return;
+    }
     if (!num(i) && !punct(i, '(') && !punct(i, '+')) return;
     if (i > 0 && joined(i) && (word(i - 1) || num(i - 1))) return;  // inside a larger token
     if (i > 1 && joined(i) && (punct(i - 1, '-') || punct(i - 1, '/') || punct(i - 1, '.')) &&
@@ -955,7 +962,7 @@ void ChunkDetector::rule_structured(size_t i) {
         }
     }
     rule_numeric_date(i);
-    // Age over 89: "92-year-old", "92 yo", "92 y/o", "aged 92"
+    // Age over 89: "92-year-old", "92 yo", "92 y/o", "aged 92"; "in her 90s" (word tokens)
     int v = num_value(i);
     if (v >= 90 && v <= 130) {
         size_t j = i + 1;
@@ -1046,6 +1053,10 @@ void ChunkDetector::rule_numeric_date(size_t i) {
         } else {
             return;
         }
+    } else if ((sep == '/' || sep == '-') && la <= 2 && lb == 4 && a >= 1 && a <= 12 && b >= 1900 &&
+               b <= 2100) {
+        set_m(i, a), set_y(i + 2, b);  // month and year: "2/2019", "03-2021"
+        conf = 0.85f;
     } else {
         // m/d without a year: only '/' and with date context, never a fraction or a ratio
         if (sep != '/' || la > 2 || lb > 2 || a < 1 || a > 12 || b < 1 || b > 31) return;
