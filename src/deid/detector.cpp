@@ -1074,6 +1074,17 @@ void ChunkDetector::rule_numeric_date(size_t i) {
                 "tuesday",   "wednesday", "thursday", "friday",   "saturday",   "sunday",
                 "dc"};
             if (word(i - 1) && before.has(w(i - 1))) ctx = true;
+            // a strong date word among the three words before ("discharged home 5/3")
+            static const WordTable strong_before{
+                "discharged", "admitted", "seen",     "appt",    "appointment", "scheduled",
+                "sched",      "visit",    "returned", "due",     "dated",       "date",
+                "dos",        "since",    "until",    "surgery", "biopsy",      "followup",
+                "follow-up",  "started",  "stopped",  "began"};
+            for (size_t k = i, seen = 0; k > 0 && seen < 3 && !newline_before(k); --k) {
+                if (!word(k - 1)) break;
+                ++seen;
+                if (strong_before.has(w(k - 1))) ctx = true;
+            }
             if (punct(i - 1, '(') || punct(i - 1, ':')) ctx = true;
             if (i > 1 && punct(i - 1, ',') && word(i - 2)) {
                 for (const char* d : kWeekdays) ctx = ctx || ieq(w(i - 2), d);
