@@ -101,6 +101,7 @@ Status validate_utf8(std::string_view text) {
 
 struct Deidentifier::Impl {
     DeidentifierOptions options;
+    uint64_t secret_id = 0;  // internal::secret_fingerprint(options.secret)
     const Lexicons* lex = nullptr;
 };
 
@@ -114,6 +115,7 @@ Result<std::unique_ptr<Deidentifier>> Deidentifier::create(DeidentifierOptions o
     }
     auto impl = std::make_unique<Impl>();
     impl->options = std::move(options);
+    impl->secret_id = internal::secret_fingerprint(impl->options.secret);
     impl->lex = &Lexicons::get();
     return std::unique_ptr<Deidentifier>(new Deidentifier(std::move(impl)));
 }
@@ -142,7 +144,8 @@ Result<DeidResult> Deidentifier::deidentify(std::string_view text, Mode mode,
     DeidResult r;
     r.spans.reserve(d.spans.size());
     for (const auto& c : d.spans) r.spans.push_back({c.start, c.end, c.category, c.confidence});
-    internal::replace_all(text, d, mode, impl_->options.secret, patient_key, *impl_->lex, r);
+    internal::replace_all(text, d, mode, impl_->options.secret, impl_->secret_id, patient_key,
+                          *impl_->lex, r);
     logger("deid")->debug("deidentified {} bytes: {} spans", text.size(), r.spans.size());
     return r;
 }

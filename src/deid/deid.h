@@ -116,8 +116,8 @@ class Deidentifier {
     Result<DeidResult> deidentify(std::string_view text, Mode mode,
                                   std::string_view patient_key = {}) const;
 
-    // The date offset in days that surrogate mode applies for `patient_key` (never 0).
-    // REQUIRES: a secret was configured.
+    // The date offset in days that surrogate mode applies for `patient_key`: +-30..395, never
+    // 0 nor a multiple of 7. Returns 0 when no secret is configured.
     int date_shift_days(std::string_view patient_key) const;
 
   private:

@@ -120,20 +120,20 @@ class InputWords {
 class Surrogates {
   public:
     Surrogates(std::string_view text, const std::vector<uint64_t>& word_hashes,
-               std::span<const uint8_t> secret, std::string_view patient, const Lexicons& lex)
+               std::span<const uint8_t> secret, uint64_t secret_id, std::string_view patient,
+               const Lexicons& lex)
         : text_(text), lex_(lex), input_words_(word_hashes) {
         // Both per-patient secrets cost an HMAC each; a thread's consecutive calls are
         // usually for the same patient, so the last pair is kept per thread.
         struct Cached {
-            std::vector<uint8_t> secret;
+            uint64_t secret_id = 0;
             std::string patient;
             int shift = 0;
             std::array<unsigned char, crypto_shorthash_siphash24_KEYBYTES> key{};
         };
         thread_local Cached cached;
-        if (cached.secret.empty() || cached.patient != patient ||
-            !std::equal(cached.secret.begin(), cached.secret.end(), secret.begin(), secret.end())) {
-            cached.secret.assign(secret.begin(), secret.end());
+        if (cached.secret_id == 0 || cached.secret_id != secret_id || cached.patient != patient) {
+            cached.secret_id = secret_id;
             cached.patient.assign(patient);
             cached.shift = date_shift_days(secret, patient);
             std::string label = "surrogate-key\x1f";
@@ -463,6 +463,14 @@ class Surrogates {
 
 }  // namespace
 
+uint64_t secret_fingerprint(std::span<const uint8_t> secret) {
+    if (secret.empty()) return 0;
+    auto d = crypto::hmac_sha256(secret, std::string_view("secret-fingerprint"));
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | d[static_cast<size_t>(i)];
+    return v | 1;  // never 0
+}
+
 int date_shift_days(std::span<const uint8_t> secret, std::string_view patient_key) {
     if (secret.empty()) return 0;
     std::string msg = "date-shift\x1f";
@@ -476,13 +484,14 @@ int date_shift_days(std::span<const uint8_t> secret, std::string_view patient_ke
 }
 
 void replace_all(std::string_view text, const Detection& d, Mode mode,
-                 std::span<const uint8_t> secret, std::string_view patient_key, const Lexicons& lex,
-                 DeidResult& out) {
+                 std::span<const uint8_t> secret, uint64_t secret_id, std::string_view patient_key,
+                 const Lexicons& lex, DeidResult& out) {
     out.text.clear();
     out.text.reserve(text.size() + text.size() / 8);
     std::unique_ptr<Surrogates> sur;
     if (mode == Mode::kSurrogate)
-        sur = std::make_unique<Surrogates>(text, d.word_hashes, secret, patient_key, lex);
+        sur =
+            std::make_unique<Surrogates>(text, d.word_hashes, secret, secret_id, patient_key, lex);
     // (surrogate, original) pairs already listed: fingerprint -> index in out.replacements
     std::unordered_multimap<uint64_t, size_t> seen;
     size_t pos = 0;
