@@ -705,6 +705,7 @@ class ChunkDetector {
     void rule_keyword_id(size_t i);
     void rule_names(size_t i);
     void rule_half_known_names(size_t i);
+    void rule_name_before_verb(size_t i);
     void rule_places(size_t i);
     bool try_phone(size_t i);
     bool rule_labelled_phone(size_t i);
@@ -1500,13 +1501,20 @@ void ChunkDetector::rule_names(size_t i) {
     bool in_first = has(i, kFFirstNames);
     bool in_last = has(i, kFLastNames);
     if (!in_first && !in_last) return;
+    // "Fontana, Georgia 99810", "North Carolina": a state, not a person
+    bool state_place = (has(i, kFStates) && (punct(i - 1, ',') || num(i + 1))) ||
+                       (i > 0 && (is(i - 1, "north") || is(i - 1, "south")) && num(i + 1));
+    if (state_place) return;
     bool eng = english(i);
     if (eponym_use(i)) return;
     size_t j = i + 1;
     if (initial(j)) j += 2;
     if (j < n() && !newline_before(j) && flag(j, kSpace) && name_like(j) &&
         !(clinical(j) && eponym_use(j)) && (caps == flag(j, kAllCaps)) && in_first &&
-        (has(j, kFLastNames) || !english(j)) && !(eng && english(j))) {
+        (has(j, kFLastNames) || !english(j) ||
+         (!eng && !punct(j + 1, ':') && toks_[j].s == toks_[j - 1].e + 1)) &&
+        !(eng && english(j)) &&
+        !has(j, kFFacilityHeads | kFFacilityGeneric | kFStreetSuffixes | kFStates)) {
         name_tok(i, 0.85f, true);
         if (j == i + 3) add_tok(i + 1, i + 2, Category::kName, 0.85f, 6);
         name_tok(j, 0.85f, !english(j));
@@ -1514,7 +1522,7 @@ void ChunkDetector::rule_names(size_t i) {
     }
     if (punct(i + 1, ',') && name_like(i + 2) && !newline_before(i + 2) &&
         has(i + 2, kFFirstNames) && (caps == flag(i + 2, kAllCaps)) && !english(i + 2) &&
-        !clinical(i + 2) && (in_last || !eng)) {
+        !clinical(i + 2) && !has(i + 2, kFStates) && (in_last || !eng)) {
         name_tok(i, 0.85f, !eng);
         name_tok(i + 2, 0.85f, true);
         return;
@@ -1555,6 +1563,25 @@ void ChunkDetector::rule_half_known_names(size_t i) {
         !(i > 0 && (word(i - 1) && !flag(i - 1, kCap)))) {
         name_tok(i, 0.7f, true);
     }
+}
+
+// Two or three capitalised words, one of them a lexicon name and none an English or clinical
+// word, before a verb whose subject is a person: "Tomomi Nishiyama lives at ...".
+void ChunkDetector::rule_name_before_verb(size_t i) {
+    if (!cap_word(i) || flag(i, kAllCaps) ||
+        (i > 0 && cap_word(i - 1) && flag(i, kSpace) && !newline_before(i))) {
+        return;  // only at the start of a run of capitalised words
+    }
+    size_t k = i;
+    bool known = false;
+    while (k < n() && k < i + 3 && cap_word(k) && !flag(k, kAllCaps) && !english(k) &&
+           !clinical(k) && !has(k, kFNotName | kFFacilityHeads | kFStates) &&
+           (k == i || (flag(k, kSpace) && !newline_before(k)))) {
+        known |= has(k, kFFirstNames | kFLastNames);
+        ++k;
+    }
+    if (k - i < 2 || !known || !word(k) || flag(k, kCap) || !has(k, kFPersonVerbs)) return;
+    for (size_t m = i; m < k; ++m) name_tok(m, 0.8f, true);
 }
 
 // ---- places -----------------------------------------------------------------------------------
@@ -1779,6 +1806,7 @@ void ChunkDetector::run_rules() {
         rule_places(i);
         rule_names(i);
         rule_half_known_names(i);
+        rule_name_before_verb(i);
     }
 }
 
