@@ -121,7 +121,11 @@ TEST_P(SyntheaBundle, ReadsWithZeroErrorsAndExactValues) {
     for (const auto& e : p.encounters) EXPECT_FALSE(e.provider.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Shared, SyntheaBundle, ::testing::ValuesIn(kCases));
+INSTANTIATE_TEST_SUITE_P(Shared, SyntheaBundle, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<BundleCase>& info) {
+                             std::string name = info.param.file;
+                             return name.substr(0, name.find('_'));
+                         });
 
 TEST(FhirShared, DirectoryBundles) {
     auto hosp = read_fhir_file(synthea("hospitalInformation1603148702656.json"));
