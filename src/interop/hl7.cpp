@@ -521,8 +521,7 @@ class MessageMapper {
         bool discharge = m_.message_type() == "ADT" && m_.trigger() == "A03";
         if (discharge && e.end.empty()) e.end = !event_time_.empty() ? event_time_ : message_time_;
         e.status = discharge || !e.end.empty() ? "finished" : "in-progress";
-        std::string visit = val(seg, 19);
-        if (!visit.empty()) e.reason = "";
+        e.visit_id = val(seg, 19);
         e.sources = source(seg);
         // ADT^A08/A03 update the same visit: replace an earlier record of it in this message.
         rec.encounters.push_back(std::move(e));

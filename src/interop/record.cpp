@@ -133,9 +133,15 @@ void add_sources(std::vector<Source>& into, const std::vector<Source>& from) {
     }
 }
 
-// Keeps the first of each group of items with the same source id or the same content key.
-template <typename T, typename KeyFn>
-void dedupe_items(std::vector<T>& items, KeyFn content_key) {
+struct KeepFirst {
+    template <typename T>
+    void operator()(T&, const T&) const {}
+};
+
+// Keeps the first of each group of items with the same source id or the same content key;
+// `update(kept, later)` may take newer facts from a later duplicate.
+template <typename T, typename KeyFn, typename UpdateFn = KeepFirst>
+void dedupe_items(std::vector<T>& items, KeyFn content_key, UpdateFn update = {}) {
     std::vector<T> kept;
     kept.reserve(items.size());
     std::unordered_map<std::string, size_t> by_key;
@@ -156,6 +162,7 @@ void dedupe_items(std::vector<T>& items, KeyFn content_key) {
             target = kept.size();
             kept.push_back(std::move(item));
         } else {
+            update(kept[target], item);
             add_sources(kept[target].sources, item.sources);
         }
         for (const auto& k : keys) by_key.emplace(k, target);
@@ -185,9 +192,19 @@ void PatientRecord::dedupe() {
     dedupe_items(immunizations, [](const Immunization& i) {
         return i.vaccine.key().empty() ? "" : i.vaccine.key() + "@" + i.date;
     });
-    dedupe_items(encounters, [](const Encounter& e) {
-        return e.start.empty() ? "" : e.encounter_class + "@" + e.start + "@" + e.type.key();
-    });
+    dedupe_items(
+        encounters,
+        [](const Encounter& e) {
+            if (!e.visit_id.empty()) return "visit:" + e.visit_id;
+            return e.start.empty() ? "" : e.encounter_class + "@" + e.start + "@" + e.type.key();
+        },
+        [](Encounter& kept, const Encounter& later) {
+            // A discharge (A03) or update (A08) of the same visit: take what it adds.
+            if (!later.end.empty()) kept.end = later.end;
+            if (!later.status.empty()) kept.status = later.status;
+            if (!later.location.empty()) kept.location = later.location;
+            if (!later.provider.empty()) kept.provider = later.provider;
+        });
     dedupe_items(notes, [](const Note& n) {
         return n.text.empty() ? "" : n.date + "@" + n.title + "@" + n.text;
     });

@@ -195,6 +195,7 @@ struct Encounter {
     std::string reason;
     std::string provider;  // practitioner or organisation display name
     std::string location;
+    std::string visit_id;  // HL7 PV1-19: ADT A03/A08 of the same visit update one encounter
     std::vector<Source> sources;
 };
 

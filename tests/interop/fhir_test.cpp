@@ -122,8 +122,8 @@ TEST_P(SyntheaBundle, ReadsWithZeroErrorsAndExactValues) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, SyntheaBundle, ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<BundleCase>& info) {
-                             std::string name = info.param.file;
+                         [](const ::testing::TestParamInfo<BundleCase>& param) {
+                             std::string name = param.param.file;
                              return name.substr(0, name.find('_'));
                          });
 

@@ -188,6 +188,25 @@ TEST(Hl7Read, FileOfMessagesKeepsTheGoodOnes) {
     EXPECT_EQ(r.patients.size(), 2u);
 }
 
+TEST(Hl7Read, DischargeUpdatesTheSameVisit) {
+    std::string text =
+        "MSH|^~\\&|A|B|C|D|20200101080000||ADT^A01|M1|P|2.4\r"
+        "EVN|A01|20200101080000\rPID|1||55^^^H^MR||Poe^Al||19400101|M\r"
+        "PV1|1|I|W2^R1^B3|||||||CAR|||||||||V123\r"
+        "MSH|^~\\&|A|B|C|D|20200105120000||ADT^A03|M2|P|2.4\r"
+        "EVN|A03|20200105120000\rPID|1||55^^^H^MR||Poe^Al||19400101|M\r"
+        "PV1|1|I|W2^R1^B3|||||||CAR|||||||||V123\r";
+    ReadResult r = read_hl7(text);
+    ASSERT_TRUE(r.report.ok()) << r.report.status().to_string();
+    ASSERT_EQ(r.patients.size(), 1u);
+    ASSERT_EQ(r.patients[0].encounters.size(), 1u);
+    const Encounter& e = r.patients[0].encounters[0];
+    EXPECT_EQ(e.start, "2020-01-01T08:00:00");
+    EXPECT_EQ(e.end, "2020-01-05T12:00:00");
+    EXPECT_EQ(e.status, "finished");
+    EXPECT_EQ(e.sources.size(), 2u);
+}
+
 TEST(Hl7Ack, AcceptErrorReject) {
     std::string text = hl7_file("simhospital-2.hl7");  // the message views it
     auto msg = Hl7Message::parse(text);
