@@ -787,9 +787,8 @@ void merge_into(std::map<std::string, PatientRecord>& records, PatientRecord&& r
 ReadResult read_hl7_message(const Hl7Message& message, std::string_view origin) {
     ReadResult out;
     out.report.n_resources = 1;
-    std::string type = fmt::format("{}^{}", message.message_type(), message.trigger());
     if (!hl7_supported_type(message.message_type(), message.trigger())) {
-        ++out.report.unknown_types[type];
+        ++out.report.unknown_types[fmt::format("{}^{}", message.message_type(), message.trigger())];
         return out;
     }
     PatientRecord rec;

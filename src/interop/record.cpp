@@ -145,11 +145,13 @@ void dedupe_items(std::vector<T>& items, KeyFn content_key, UpdateFn update = {}
     std::vector<T> kept;
     kept.reserve(items.size());
     std::unordered_map<std::string, size_t> by_key;
+    by_key.reserve(items.size() * 3);
+    std::vector<std::string> keys;
     for (auto& item : items) {
-        std::vector<std::string> keys;
+        keys.clear();
         for (const auto& s : item.sources) keys.push_back("s:" + s.to_string());
         std::string ck = content_key(item);
-        if (!ck.empty()) keys.push_back("c:" + ck);
+        if (!ck.empty()) keys.push_back("c:" + std::move(ck));
         size_t target = SIZE_MAX;
         for (const auto& k : keys) {
             auto it = by_key.find(k);
