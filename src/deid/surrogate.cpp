@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "common/civil_date.h"
 #include "common/crypto.h"
 
 namespace ward::deid::internal {
@@ -17,32 +18,6 @@ constexpr const char* kMonthNames[12] = {"January",   "February", "March",    "A
                                          "September", "October",  "November", "December"};
 constexpr const char* kWeekdayNames[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                           "Friday", "Saturday", "Sunday"};
-
-// Days since 1970-01-01 from a civil date and back (H. Hinnant's algorithms).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-void civil_from_days(int64_t z, int& y, int& m, int& d) {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-    m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-    y = static_cast<int>(yoe + era * 400 + (m <= 2));
-}
-int days_in_month(int y, int m) {
-    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
-}
 
 std::string lower(std::string_view s) {
     std::string r(s);
@@ -397,22 +372,19 @@ class Surrogates {
             return match_case(kWeekdayNames[wd], orig);
         }
         if (f.holiday_month > 0) {
-            int y, m, d;
-            civil_from_days(days_from_civil(2001, static_cast<unsigned>(f.holiday_month),
-                                            static_cast<unsigned>(f.holiday_day)) +
-                                shift_,
-                            y, m, d);
-            return std::string(kMonthNames[m - 1]) + " " + std::to_string(d);
+            const CivilDate c =
+                civil_from_days(days_from_civil(2001, f.holiday_month, f.holiday_day) + shift_);
+            return std::string(kMonthNames[c.month - 1]) + " " + std::to_string(c.day);
         }
         int y = f.year, m = f.month, d = f.day;
         int ny = y, nm = m, nd = d;
         if (m > 0) {
             int base_year = y > 0 ? y : (m == 2 && d == 29 ? 2000 : 2001);
             int day = d > 0 ? std::min(d, days_in_month(base_year, m)) : 15;
-            civil_from_days(
-                days_from_civil(base_year, static_cast<unsigned>(m), static_cast<unsigned>(day)) +
-                    shift_,
-                ny, nm, nd);
+            const CivilDate c = civil_from_days(days_from_civil(base_year, m, day) + shift_);
+            ny = c.year;
+            nm = c.month;
+            nd = c.day;
         } else if (d > 0) {
             nd = (((d - 1 + shift_) % 28) + 28) % 28 + 1;
         }

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "common/civil_date.h"
+
 namespace ward::interop {
 
 std::string Concept::label() const {
@@ -285,22 +287,6 @@ int to_int(std::string_view s, size_t pos, size_t n) {
     for (size_t i = pos; i < pos + n; ++i) v = v * 10 + (s[i] - '0');
     return v;
 }
-// Howard Hinnant's days_from_civil.
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-bool valid_day(int y, int m, int d) {
-    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m < 1 || m > 12 || d < 1) return false;
-    int max = kDays[m - 1];
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) max = 29;
-    return d <= max;
-}
 }  // namespace
 
 std::optional<int64_t> days_from_date(std::string_view date) {
@@ -310,8 +296,8 @@ std::optional<int64_t> days_from_date(std::string_view date) {
         m = to_int(date, 5, 2);
         if (date.size() >= 10 && date[7] == '-' && digits(date, 8, 2)) d = to_int(date, 8, 2);
     }
-    if (!valid_day(y, m, d)) return std::nullopt;
-    return days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+    if (!is_valid_date(y, m, d)) return std::nullopt;
+    return days_from_civil(y, m, d);
 }
 
 bool is_fhir_date(std::string_view s) {
@@ -322,7 +308,7 @@ bool is_fhir_date(std::string_view s) {
     if (m < 1 || m > 12) return false;
     if (s.size() == 7) return true;
     if (s.size() < 10 || s[7] != '-' || !digits(s, 8, 2)) return false;
-    if (!valid_day(to_int(s, 0, 4), m, to_int(s, 8, 2))) return false;
+    if (!is_valid_date(to_int(s, 0, 4), m, to_int(s, 8, 2))) return false;
     if (s.size() == 10) return true;
     if (s[10] != 'T' || !digits(s, 11, 2) || s.size() < 16 || s[13] != ':' || !digits(s, 14, 2)) {
         return false;

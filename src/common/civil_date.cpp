@@ -1,0 +1,34 @@
+#include "common/civil_date.h"
+
+#include <chrono>
+
+namespace ward {
+
+namespace chr = std::chrono;
+
+int64_t days_from_civil(int year, int month, int day) {
+    const chr::year_month_day ymd{chr::year{year}, chr::month{static_cast<unsigned>(month)},
+                                  chr::day{static_cast<unsigned>(day)}};
+    return chr::sys_days{ymd}.time_since_epoch().count();
+}
+
+CivilDate civil_from_days(int64_t days) {
+    const chr::year_month_day ymd{chr::sys_days{chr::days{days}}};
+    return {static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
+            static_cast<int>(static_cast<unsigned>(ymd.day()))};
+}
+
+int days_in_month(int year, int month) {
+    const chr::year_month_day_last last{
+        chr::year{year}, chr::month_day_last{chr::month{static_cast<unsigned>(month)}}};
+    return static_cast<int>(static_cast<unsigned>(last.day()));
+}
+
+bool is_valid_date(int year, int month, int day) {
+    if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+    return chr::year_month_day{chr::year{year}, chr::month{static_cast<unsigned>(month)},
+                               chr::day{static_cast<unsigned>(day)}}
+        .ok();
+}
+
+}  // namespace ward
