@@ -1513,7 +1513,9 @@ void ChunkDetector::rule_names(size_t i) {
         !(clinical(j) && eponym_use(j)) && (caps == flag(j, kAllCaps)) && in_first &&
         (has(j, kFLastNames) || !english(j) ||
          (!eng && !punct(j + 1, ':') && toks_[j].s == toks_[j - 1].e + 1)) &&
-        !(eng && english(j)) &&
+        // Two English words ("Will Price") pass only as a known first name before a known
+        // surname: the commonest names are English words too ("John Smith").
+        !(eng && english(j) && !has(j, kFLastNames)) &&
         !has(j, kFFacilityHeads | kFFacilityGeneric | kFStreetSuffixes | kFStates)) {
         name_tok(i, 0.85f, true);
         if (j == i + 3) add_tok(i + 1, i + 2, Category::kName, 0.85f, 6);
