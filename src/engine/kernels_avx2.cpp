@@ -100,6 +100,7 @@ void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* blk = row + b * 18;
+            prefetch_weights(blk);
             const float d = load_fp16(blk);
             const __m256i q = unpack_nibbles(blk + 2);
             for (int t = 0; t < nt; ++t) {
@@ -122,6 +123,7 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         for (int t = 0; t < nt; ++t) acc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* blk = row + b * 34;
+            prefetch_weights(blk);
             const float d = load_fp16(blk);
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
             const __m256i qa = _mm256_sign_epi8(q, q);
@@ -150,6 +152,7 @@ void matmul_q4_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* blk = row + sb * 144;
+            prefetch_weights(blk, 192);
             const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
             const uint8_t* scales = blk + 4;
             const uint8_t* qs = blk + 16;
@@ -192,6 +195,7 @@ void matmul_q5_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* blk = row + sb * 176;
+            prefetch_weights(blk, 192);
             const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
             const uint8_t* scales = blk + 4;
             const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
@@ -243,6 +247,7 @@ void matmul_q6_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* blk = row + sb * 210;
+            prefetch_weights(blk, 256);
             const uint8_t* ql = blk;
             const uint8_t* qh = blk + 128;
             const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
@@ -299,6 +304,7 @@ void matmul_float(const uint8_t* w, int64_t row_bytes, int64_t n_in, int64_t r0,
         for (int t = 0; t < nt; ++t) acc[t] = _mm256_setzero_ps();
         int64_t i = 0;
         for (; i + 8 <= n_in; i += 8) {
+            if (i % 32 == 0) prefetch_weights(row + i * (kHalf ? 2 : 4));
             __m256 wv;
             if constexpr (kHalf) {
                 wv =

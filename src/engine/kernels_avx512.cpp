@@ -52,6 +52,7 @@ void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         for (; b + 2 <= nb; b += 2) {
             const uint8_t* blk0 = row + b * 18;
             const uint8_t* blk1 = blk0 + 18;
+            prefetch_weights(blk0);
             const float d0 = load_fp16(blk0), d1 = load_fp16(blk1);
             const __m512i q = unpack_q4_pair(blk0 + 2, blk1 + 2);
             for (int t = 0; t < nt; ++t) {
@@ -96,6 +97,7 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         for (; b + 2 <= nb; b += 2) {
             const uint8_t* blk0 = row + b * 34;
             const uint8_t* blk1 = blk0 + 34;
+            prefetch_weights(blk0, 128);
             const float d0 = load_fp16(blk0), d1 = load_fp16(blk1);
             const __m512i q = _mm512_xor_si512(join(load256(blk0 + 2), load256(blk1 + 2)), flip);
             for (int t = 0; t < nt; ++t) {
@@ -137,6 +139,7 @@ void matmul_q4_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* blk = row + sb * 144;
+            prefetch_weights(blk, 192);
             const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
             int sc[8], mn[8];
             for (int j = 0; j < 8; ++j) scale_min_k4(j, blk + 4, sc[j], mn[j]);
