@@ -707,6 +707,7 @@ class ChunkDetector {
     void rule_half_known_names(size_t i);
     void rule_name_before_verb(size_t i);
     void rule_places(size_t i);
+    void extend_names();
     bool try_phone(size_t i);
     bool rule_labelled_phone(size_t i);
 
@@ -1809,6 +1810,35 @@ void ChunkDetector::run_rules() {
         rule_names(i);
         rule_half_known_names(i);
         rule_name_before_verb(i);
+    }
+    extend_names();
+}
+
+// A name found with strong evidence reaches over its neighbours: the unknown given name before
+// a known surname ("S: Ingrid Barta feels ..."), the other half after it, and the given name of
+// a "Label: Last, First" header ("Pt: Rajtek, Mica") even when that name is an English word.
+void ChunkDetector::extend_names() {
+    const uint64_t kNotPart = kFNotName | kFCredentials | kFTitles | kFRelations | kFFacilityHeads |
+                              kFFacilityGeneric | kFStreetSuffixes | kFStates | kFColonLabels |
+                              kFMonth | kFWeekday;
+    auto could_be_part = [&](size_t j) {
+        return j < n() && name_like(j) && !flag(j, kAllCaps) && len(j) >= 2 && !clinical(j) &&
+               !has(j, kNotPart) && (!english(j) || has(j, kFFirstNames | kFLastNames));
+    };
+    const std::vector<size_t> strong = strong_tokens_;
+    for (size_t i : strong) {
+        if (i > 0 && flag(i, kSpace) && !newline_before(i) && could_be_part(i - 1)) {
+            name_tok(i - 1, 0.75f, false);
+        }
+        if (flag(i + 1, kSpace) && !newline_before(i + 1) && could_be_part(i + 1)) {
+            name_tok(i + 1, 0.75f, false);
+        }
+        const bool header = i > 0 && punct(i - 1, ':');
+        if (header && punct(i + 1, ',') && !newline_before(i + 2) && i + 2 < n() &&
+            name_like(i + 2) && !clinical(i + 2) && !has(i + 2, kNotPart) &&
+            (i + 3 >= n() || newline_before(i + 3) || !word(i + 3) || flag(i + 3, kCap))) {
+            name_tok(i + 2, 0.75f, false);
+        }
     }
 }
 
