@@ -55,8 +55,6 @@ class Kernels : public ::testing::TestWithParam<KernelCase> {};
 
 TEST_P(Kernels, MatchDoublePrecisionProduct) {
     const KernelCase c = GetParam();
-    const TensorType saved = TensorType::kF32;
-    (void)saved;
     const KernelPath saved_path = active_kernel_path();
     ASSERT_TRUE(set_kernel_path(c.path).ok());
     const auto info = tensor_type_info(c.type);
@@ -119,9 +117,9 @@ TEST_P(Kernels, MatchDoublePrecisionProduct) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPathsAndTypes, Kernels, ::testing::ValuesIn(kernel_cases()),
-                         [](const auto& info) {
-                             return std::string(kernel_path_name(info.param.path)) + "_" +
-                                    std::string(tensor_type_name(info.param.type));
+                         [](const auto& param_info) {
+                             return std::string(kernel_path_name(param_info.param.path)) + "_" +
+                                    std::string(tensor_type_name(param_info.param.type));
                          });
 
 TEST(KernelPaths, NamesAndSupport) {

@@ -156,7 +156,7 @@ TEST_P(ReferenceForward, EngineMatchesReferenceOnEveryPath) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllArchsAndTypes, ReferenceForward, ::testing::ValuesIn(model_cases()),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& param_info) { return param_info.param.name; });
 
 }  // namespace
 }  // namespace ward::engine
