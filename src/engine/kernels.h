@@ -33,13 +33,20 @@ using MatmulF32Fn = void (*)(const uint8_t* w, int64_t row_bytes, int64_t n_in, 
                              int64_t r1, const float* x, int t0, int nt, float* y,
                              int64_t y_stride);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+// Reads n bytes (a multiple of 64) as fast as the path can stream them; returns a checksum so
+// the reads cannot be optimised away. The bandwidth probe of `ward bench` uses it.
+using StreamReadFn = uint64_t (*)(const uint8_t* p, int64_t n);
 
 struct KernelSet {
     QuantizeQ8Fn quantize_q8 = nullptr;
     MatmulQ8Fn q8[40] = {};    // by ggml type id; null: no integer kernel for the type
     MatmulF32Fn f32[40] = {};  // by ggml type id; null: decode rows and use `dot`
     DotF32Fn dot = nullptr;
+    StreamReadFn stream_read = nullptr;
 };
+
+// The kernels of the active path (cpu.h).
+const KernelSet& active_kernels();
 
 // The kernels of each path; a path's table is only used when the CPU supports it.
 const KernelSet& portable_kernels();

@@ -327,6 +327,19 @@ void matmul_float(const uint8_t* w, int64_t row_bytes, int64_t n_in, int64_t r0,
     }
 }
 
+uint64_t stream_read_avx2(const uint8_t* p, int64_t n) {
+    __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
+    for (int64_t i = 0; i + 64 <= n; i += 64) {
+        prefetch_weights(p + i);
+        a = _mm256_add_epi64(a, load256(p + i));
+        b = _mm256_add_epi64(b, load256(p + i + 32));
+    }
+    a = _mm256_add_epi64(a, b);
+    alignas(32) uint64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), a);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
 }  // namespace
 
 const KernelSet& avx2_kernels() {
@@ -334,6 +347,7 @@ const KernelSet& avx2_kernels() {
         KernelSet k;
         k.quantize_q8 = quantize_q8_avx2;
         k.dot = dot_avx2;
+        k.stream_read = stream_read_avx2;
         k.q8[static_cast<int>(TensorType::kQ4_0)] = matmul_q4_0;
         k.q8[static_cast<int>(TensorType::kQ8_0)] = matmul_q8_0;
         k.q8[static_cast<int>(TensorType::kQ4_K)] = matmul_q4_k;

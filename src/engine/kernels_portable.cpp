@@ -2,6 +2,7 @@
 // decoded row by row and multiplied in float (ops.cpp), so this path is also the numerical
 // baseline the faster paths are compared with.
 #include <cmath>
+#include <cstring>
 
 #include "engine/kernels.h"
 
@@ -42,6 +43,18 @@ float dot_portable(const float* a, const float* b, int64_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
+uint64_t stream_read_portable(const uint8_t* p, int64_t n) {
+    uint64_t s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i + 64 <= n; i += 64) {
+        for (int k = 0; k < 8; ++k) {
+            uint64_t v;
+            std::memcpy(&v, p + i + 8 * k, 8);
+            s[k] += v;
+        }
+    }
+    return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+
 }  // namespace
 
 const KernelSet& portable_kernels() {
@@ -49,6 +62,7 @@ const KernelSet& portable_kernels() {
         KernelSet k;
         k.quantize_q8 = quantize_q8_portable;
         k.dot = dot_portable;
+        k.stream_read = stream_read_portable;
         return k;
     }();
     return set;

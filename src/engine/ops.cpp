@@ -17,19 +17,23 @@ void get_row(const GgufTensor& w, int64_t row, float* out) {
     dequantize_row(w.type, w.data + row * stride, out, n);
 }
 
-namespace {
-
-const kernels::KernelSet& active_kernels() {
+namespace kernels {
+const KernelSet& active_kernels() {
     switch (active_kernel_path()) {
         case KernelPath::kAvx512:
-            return kernels::avx512_kernels();
+            return avx512_kernels();
         case KernelPath::kAvx2:
-            return kernels::avx2_kernels();
+            return avx2_kernels();
         case KernelPath::kPortable:
             break;
     }
-    return kernels::portable_kernels();
+    return portable_kernels();
 }
+}  // namespace kernels
+
+namespace {
+
+using kernels::active_kernels;
 
 // Rows [r0, r1) for every token by decoding each weight row once and taking float dot
 // products: the portable path, and the fallback for types without a kernel.
