@@ -739,18 +739,37 @@ void quantize_q2_k(const float* x, uint8_t* dst, int64_t n_blocks) {
     }
 }
 
+// Q3_K and Q6_K: fits a symmetric scale to each of the 16 sub-blocks of 16 weights of a
+// super-block (levels in L[256]) and returns the scale of largest magnitude, sign kept (0 when
+// the block is all zero).
+float fit_symmetric_sub_scales(const float* x, int nmax, uint8_t* L, float* scales) {
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < 16; ++j) {
+        scales[j] = fit_symmetric_scale(16, nmax, x + 16 * j, L + 16 * j);
+        if (std::fabs(scales[j]) > amax) {
+            amax = std::fabs(scales[j]);
+            max_scale = scales[j];
+        }
+    }
+    return max_scale;
+}
+
+// Levels of 16 weights against the sub-block scale as stored: round(x / dl) in [-nmax,
+// nmax - 1], biased by nmax (so a zero scale gives the zero level nmax).
+void requantize_symmetric(const float* x, float dl, int nmax, uint8_t* L) {
+    for (int l = 0; l < 16; ++l) {
+        L[l] =
+            dl == 0
+                ? static_cast<uint8_t>(nmax)
+                : static_cast<uint8_t>(clamp_int(nearest_int(x[l] / dl), -nmax, nmax - 1) + nmax);
+    }
+}
+
 void quantize_q3_k(const float* x, uint8_t* dst, int64_t n_blocks) {
     for (int64_t i = 0; i < n_blocks; ++i, x += kQKK) {
         uint8_t L[kQKK];
         float scales[16];
-        float max_scale = 0, amax = 0;
-        for (int j = 0; j < 16; ++j) {
-            scales[j] = fit_symmetric_scale(16, 4, x + 16 * j, L + 16 * j);
-            if (std::fabs(scales[j]) > amax) {
-                amax = std::fabs(scales[j]);
-                max_scale = scales[j];
-            }
-        }
+        const float max_scale = fit_symmetric_sub_scales(x, 4, L, scales);
         BlockQ3_K b{};
         if (max_scale != 0) {
             // 6-bit signed scales; the largest maps to -32.
@@ -766,14 +785,7 @@ void quantize_q3_k(const float* x, uint8_t* dst, int64_t n_blocks) {
         const float d = fp16_to_f32(b.d);
         for (int j = 0; j < 16; ++j) {
             const float dl = d * static_cast<float>(unpack_scale_q3_k(j, b.scales));
-            if (dl == 0) {
-                for (int l = 0; l < 16; ++l) L[16 * j + l] = 4;  // zero
-                continue;
-            }
-            for (int l = 0; l < 16; ++l) {
-                L[16 * j + l] =
-                    static_cast<uint8_t>(clamp_int(nearest_int(x[16 * j + l] / dl), -4, 3) + 4);
-            }
+            requantize_symmetric(x + 16 * j, dl, 4, L + 16 * j);
         }
         // Level 0..7: the third bit goes to hmask (bit e / 32 of byte e % 32), the rest to qs.
         for (int e = 0; e < kQKK; ++e) {
@@ -863,16 +875,9 @@ void quantize_q6_k(const float* x, uint8_t* dst, int64_t n_blocks) {
     for (int64_t i = 0; i < n_blocks; ++i, x += kQKK) {
         uint8_t L[kQKK];
         float scales[16];
-        float max_scale = 0, amax = 0;
-        for (int j = 0; j < 16; ++j) {
-            scales[j] = fit_symmetric_scale(16, 32, x + 16 * j, L + 16 * j);
-            if (std::fabs(scales[j]) > amax) {
-                amax = std::fabs(scales[j]);
-                max_scale = scales[j];
-            }
-        }
+        const float max_scale = fit_symmetric_sub_scales(x, 32, L, scales);
         BlockQ6_K b{};
-        if (amax < 1e-15f) {
+        if (std::fabs(max_scale) < 1e-15f) {
             store_block(dst, i, b);  // all zero
             continue;
         }
@@ -885,15 +890,7 @@ void quantize_q6_k(const float* x, uint8_t* dst, int64_t n_blocks) {
         }
         const float d = fp16_to_f32(b.d);
         for (int j = 0; j < 16; ++j) {
-            const float dl = d * static_cast<float>(b.scales[j]);
-            if (dl == 0) {
-                for (int l = 0; l < 16; ++l) L[16 * j + l] = 32;  // zero
-                continue;
-            }
-            for (int l = 0; l < 16; ++l) {
-                L[16 * j + l] =
-                    static_cast<uint8_t>(clamp_int(nearest_int(x[16 * j + l] / dl), -32, 31) + 32);
-            }
+            requantize_symmetric(x + 16 * j, d * static_cast<float>(b.scales[j]), 32, L + 16 * j);
         }
         for (int h = 0; h < 2; ++h) {
             const uint8_t* lh = L + 128 * h;
