@@ -137,51 +137,13 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
     }
 }
 
-// ---- Q4_K: {fp16 d, dmin; scales[12]; qs[128]}; 8 sub-blocks of 32, w = d·sc·q − dmin·m ---
-void matmul_q4_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
-                 int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
-    const int64_t n_super = nb / 8;
-    const __m256i mask = _mm256_set1_epi8(0x0f);
-    for (int64_t r = r0; r < r1; ++r) {
-        const uint8_t* row = w + r * row_bytes;
-        __m256 acc[kMaxTile];
-        float corr[kMaxTile];
-        for (int t = 0; t < nt; ++t) {
-            acc[t] = _mm256_setzero_ps();
-            corr[t] = 0;
-        }
-        for (int64_t sb = 0; sb < n_super; ++sb) {
-            const uint8_t* blk = row + sb * 144;
-            prefetch_weights(blk, 192);
-            const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
-            const uint8_t* scales = blk + 4;
-            const uint8_t* qs = blk + 16;
-            int sc[8], mn[8];
-            for (int j = 0; j < 8; ++j) scale_min_k4(j, scales, sc[j], mn[j]);
-            for (int j = 0; j < 4; ++j) {
-                const __m256i bytes =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
-                const __m256i lo = _mm256_and_si256(bytes, mask);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
-                for (int t = 0; t < nt; ++t) {
-                    const BlockQ8* xs = x + (t0 + t) * nb + sb * 8 + 2 * j;
-                    const __m256i p0 = dot_u8_s8(lo, load_q8(xs[0]));
-                    const __m256i p1 = dot_u8_s8(hi, load_q8(xs[1]));
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0),
-                                             _mm256_set1_ps(d * sc[2 * j] * xs[0].d), acc[t]);
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1),
-                                             _mm256_set1_ps(d * sc[2 * j + 1] * xs[1].d), acc[t]);
-                    corr[t] += dmin * (mn[2 * j] * xs[0].s + mn[2 * j + 1] * xs[1].s);
-                }
-            }
-        }
-        for (int t = 0; t < nt; ++t) y[(t0 + t) * y_stride + r] = hsum(acc[t]) - corr[t];
-    }
-}
-
-// ---- Q5_K: {fp16 d, dmin; scales[12]; qh[32]; qs[128]}; as Q4_K with a fifth bit ----------
-void matmul_q5_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
-                 int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
+// ---- Q4_K {fp16 d, dmin; scales[12]; qs[128]} and Q5_K {fp16 d, dmin; scales[12]; qh[32];
+// qs[128]}: 8 sub-blocks of 32, w = d·sc·q − dmin·m; Q5_K adds a fifth bit per weight -------
+template <bool kFifthBit>
+void matmul_q45_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
+                  int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
+    constexpr int kBlockBytes = kFifthBit ? 176 : 144;
+    constexpr int kQsOffset = kFifthBit ? 48 : 16;
     const int64_t n_super = nb / 8;
     const __m256i mask = _mm256_set1_epi8(0x0f);
     const __m256i sixteen = _mm256_set1_epi8(16);
@@ -194,28 +156,29 @@ void matmul_q5_k(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
             corr[t] = 0;
         }
         for (int64_t sb = 0; sb < n_super; ++sb) {
-            const uint8_t* blk = row + sb * 176;
+            const uint8_t* blk = row + sb * kBlockBytes;
             prefetch_weights(blk, 192);
             const float d = load_fp16(blk), dmin = load_fp16(blk + 2);
-            const uint8_t* scales = blk + 4;
-            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
-            const uint8_t* qs = blk + 48;
+            const uint8_t* qs = blk + kQsOffset;
             int sc[8], mn[8];
-            for (int j = 0; j < 8; ++j) scale_min_k4(j, scales, sc[j], mn[j]);
+            for (int j = 0; j < 8; ++j) scale_min_k4(j, blk + 4, sc[j], mn[j]);
             for (int j = 0; j < 4; ++j) {
-                const __m256i bytes =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
-                // Bit 2j of qh[l] is the fifth bit of element l of sub-block 2j; bit 2j+1 of
-                // sub-block 2j+1.
-                const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * j)));
-                const __m256i bit_hi = _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1)));
-                const __m256i h_lo = _mm256_and_si256(
-                    _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_lo), bit_lo), sixteen);
-                const __m256i h_hi = _mm256_and_si256(
-                    _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_hi), bit_hi), sixteen);
-                const __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, mask), h_lo);
-                const __m256i hi =
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), h_hi);
+                const __m256i bytes = load256(qs + 32 * j);
+                __m256i lo = _mm256_and_si256(bytes, mask);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
+                if constexpr (kFifthBit) {
+                    // Bit 2j of qh[l] is the fifth bit of element l of sub-block 2j; bit 2j+1
+                    // of sub-block 2j+1.
+                    const __m256i qh = load256(blk + 16);
+                    const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * j)));
+                    const __m256i bit_hi = _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1)));
+                    lo = _mm256_or_si256(
+                        lo, _mm256_and_si256(
+                                _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_lo), bit_lo), sixteen));
+                    hi = _mm256_or_si256(
+                        hi, _mm256_and_si256(
+                                _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_hi), bit_hi), sixteen));
+                }
                 for (int t = 0; t < nt; ++t) {
                     const BlockQ8* xs = x + (t0 + t) * nb + sb * 8 + 2 * j;
                     const __m256i p0 = dot_u8_s8(lo, load_q8(xs[0]));
@@ -350,8 +313,8 @@ const KernelSet& avx2_kernels() {
         k.stream_read = stream_read_avx2;
         k.q8[static_cast<int>(TensorType::kQ4_0)] = matmul_q4_0;
         k.q8[static_cast<int>(TensorType::kQ8_0)] = matmul_q8_0;
-        k.q8[static_cast<int>(TensorType::kQ4_K)] = matmul_q4_k;
-        k.q8[static_cast<int>(TensorType::kQ5_K)] = matmul_q5_k;
+        k.q8[static_cast<int>(TensorType::kQ4_K)] = matmul_q45_k<false>;
+        k.q8[static_cast<int>(TensorType::kQ5_K)] = matmul_q45_k<true>;
         k.q8[static_cast<int>(TensorType::kQ6_K)] = matmul_q6_k;
         k.f32[static_cast<int>(TensorType::kF16)] = matmul_float<true>;
         k.f32[static_cast<int>(TensorType::kF32)] = matmul_float<false>;
