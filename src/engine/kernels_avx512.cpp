@@ -36,10 +36,23 @@ inline __m512i unpack_q4_pair(const uint8_t* blk0, const uint8_t* blk1) {
     return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
+// The kernels below take blocks in pairs. A row with an odd block count ends with one block
+// left over: the AVX2 kernel multiplies it, as a one-block row against one block of x, into
+// rest[t] (0 when the count is even).
+void odd_last_block(TensorType type, const uint8_t* row, int64_t block_bytes, const BlockQ8* x,
+                    int64_t nb, int t0, int nt, float* rest) {
+    const int64_t b = nb - 1;
+    for (int t = 0; t < nt; ++t) {
+        rest[t] = 0;
+        if (nb % 2 == 0) continue;
+        avx2_kernels().q8[static_cast<int>(type)](row + b * block_bytes, block_bytes, 0, 1,
+                                                  x + (t0 + t) * nb + b, 1, 0, 1, &rest[t], 1);
+    }
+}
+
 // ---- Q4_0 ------------------------------------------------------------------------------
 void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
                  int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
-    const KernelSet& tail = avx2_kernels();
     for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* row = w + r * row_bytes;
         __m512 acc[kMaxTile];
@@ -64,16 +77,8 @@ void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
                 corr[t] += d0 * xb[0].s + d1 * xb[1].s;  // the −8 offset
             }
         }
-        float rest[kMaxTile] = {0, 0, 0, 0};
-        if (b < nb) {
-            // An odd last block: the AVX2 kernel on a one-block row against one block of x.
-            for (int t = 0; t < nt; ++t) {
-                float out = 0;
-                tail.q8[static_cast<int>(TensorType::kQ4_0)](
-                    row + b * 18, 18, 0, 1, x + (t0 + t) * nb + b, 1, 0, 1, &out, 1);
-                rest[t] = out;
-            }
-        }
+        float rest[kMaxTile];
+        odd_last_block(TensorType::kQ4_0, row, 18, x, nb, t0, nt, rest);
         for (int t = 0; t < nt; ++t) {
             y[(t0 + t) * y_stride + r] = _mm512_reduce_add_ps(acc[t]) - 8.0f * corr[t] + rest[t];
         }
@@ -83,7 +88,6 @@ void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
 // ---- Q8_0: weights are signed, so shift them to unsigned (w + 128) and take 128·Σx back ---
 void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
                  int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
-    const KernelSet& tail = avx2_kernels();
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* row = w + r * row_bytes;
@@ -109,15 +113,8 @@ void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, co
                 corr[t] += d0 * xb[0].s + d1 * xb[1].s;
             }
         }
-        float rest[kMaxTile] = {0, 0, 0, 0};
-        if (b < nb) {
-            for (int t = 0; t < nt; ++t) {
-                float out = 0;
-                tail.q8[static_cast<int>(TensorType::kQ8_0)](
-                    row + b * 34, 34, 0, 1, x + (t0 + t) * nb + b, 1, 0, 1, &out, 1);
-                rest[t] = out;
-            }
-        }
+        float rest[kMaxTile];
+        odd_last_block(TensorType::kQ8_0, row, 34, x, nb, t0, nt, rest);
         for (int t = 0; t < nt; ++t) {
             y[(t0 + t) * y_stride + r] = _mm512_reduce_add_ps(acc[t]) - 128.0f * corr[t] + rest[t];
         }
