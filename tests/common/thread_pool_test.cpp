@@ -1,8 +1,12 @@
 #include "common/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <numeric>
+#include <set>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -35,20 +39,25 @@ TEST(ThreadPool, ParallelForRunsEveryIndexOnce) {
 
 TEST(ThreadPool, ParallelForUsesSeveralThreads) {
     ThreadPool pool(2);
-    std::atomic<int> inside{0};
-    std::atomic<int> max_inside{0};
-    pool.parallel_for(64, [&](size_t) {
-        int now = inside.fetch_add(1) + 1;
-        int prev = max_inside.load();
-        while (now > prev && !max_inside.compare_exchange_weak(prev, now)) {
+    std::mutex m;
+    std::set<std::thread::id> ids;
+    // Each task waits (up to 10 s, for a loaded machine) until a second thread has joined in,
+    // so one thread cannot drain every index alone unless the pool's workers never run.
+    pool.parallel_for(16, [&](size_t) {
+        {
+            std::lock_guard lock(m);
+            ids.insert(std::this_thread::get_id());
         }
-        // Spin until someone else is inside too, or give up after a while: overlap is likely,
-        // not guaranteed, on a loaded machine. The assertion below is on correctness only.
-        for (int k = 0; k < 10000 && inside.load() < 2; ++k) std::this_thread::yield();
-        inside.fetch_sub(1);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (std::chrono::steady_clock::now() < deadline) {
+            {
+                std::lock_guard lock(m);
+                if (ids.size() >= 2) break;
+            }
+            std::this_thread::yield();
+        }
     });
-    EXPECT_GE(max_inside.load(), 1);
-    EXPECT_EQ(inside.load(), 0);
+    EXPECT_GE(ids.size(), 2u);
 }
 
 TEST(ThreadPool, ParallelForRethrowsAfterAllIndicesRan) {
