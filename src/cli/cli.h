@@ -33,9 +33,12 @@ inline void set_action(CLI::App* sub, Context& ctx, std::function<Status()> acti
     sub->final_callback([&ctx, action = std::move(action)] { ctx.action = action; });
 }
 
-// One per part with commands; each is defined in <part>_commands.cpp.
+// One per command file; each is defined in <name>_commands.cpp.
 void register_engine_commands(CLI::App& app, Context& ctx);   // model, tokenize, generate, ...
 void register_deid_commands(CLI::App& app, Context& ctx);     // deid
 void register_interop_commands(CLI::App& app, Context& ctx);  // ingest, patient, mllp
+void register_audit_commands(CLI::App& app, Context& ctx);    // audit verify|export|head
+void register_keys_commands(CLI::App& app, Context& ctx);     // keys create|list|revoke
+void register_serve_commands(CLI::App& app, Context& ctx);    // serve
 
 }  // namespace ward::cli

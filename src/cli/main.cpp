@@ -46,6 +46,15 @@ int main(int argc, char** argv) {
 #ifdef WARD_HAS_INTEROP
     cli::register_interop_commands(app, ctx);
 #endif
+#ifdef WARD_HAS_AUDIT
+    cli::register_audit_commands(app, ctx);
+#endif
+#ifdef WARD_HAS_KEYS
+    cli::register_keys_commands(app, ctx);
+#endif
+#ifdef WARD_HAS_SERVE
+    cli::register_serve_commands(app, ctx);
+#endif
 
     try {
         app.parse(argc, argv);
