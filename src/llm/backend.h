@@ -111,6 +111,13 @@ class Backend {
     // M with max_tokens K"), kUnavailable (a remote upstream that cannot be reached after the
     // retries), kDeadlineExceeded (deadline passed before the first token).
     virtual Result<Generation> generate(const Request& request, const PieceCallback& on_piece) = 0;
+    // The checks generate() makes before it queues anything (parameters, rendering, the
+    // prompt fitting the context), so that a caller can answer a bad request with an error
+    // before it commits to a streamed response. Same errors as generate().
+    virtual Status check(const Request& request) const {
+        (void)request;
+        return ok_status();
+    }
     // Tokens `text` would take for this model (the real tokenizer locally; an upper-bound
     // estimate for remote models without one).
     virtual size_t count_tokens(std::string_view text) const = 0;
