@@ -15,6 +15,7 @@
 #include "interop/context.h"
 #include "interop/fhir.h"
 #include "interop/hl7.h"
+#include "interop/ingest.h"
 #include "interop/mllp.h"
 #include "interop/store.h"
 
@@ -37,13 +38,6 @@ std::string utc_now(const char* format) {
     return buf;
 }
 
-bool looks_like_hl7(const std::string& path, std::string_view text) {
-    if (path.ends_with(".hl7") || path.ends_with(".txt")) return true;
-    size_t i = 0;
-    while (i < text.size() && (text[i] == '\x0b' || text[i] == ' ' || text[i] == '\n')) ++i;
-    return text.substr(i, 3) == "MSH" || text.substr(i, 3) == "FHS" || text.substr(i, 3) == "BHS";
-}
-
 struct IngestArgs {
     std::vector<std::string> files;
     std::string db;
@@ -56,18 +50,7 @@ Status ingest(const IngestArgs& a) {
     for (const auto& path : a.files) {
         WARD_ASSIGN_OR_RETURN(MappedFile file, MappedFile::open(path));
         std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
-        interop::ReadResult r;
-        if (looks_like_hl7(path, text)) {
-            r = interop::read_hl7(text, path);
-        } else if (path.ends_with(".ndjson") || path.ends_with(".jsonl")) {
-            interop::FhirReadOptions o;
-            o.origin = path;
-            r = interop::read_fhir_ndjson(text, o);
-        } else {
-            interop::FhirReadOptions o;
-            o.origin = path;
-            r = interop::read_fhir_json(text, o);
-        }
+        interop::ReadResult r = interop::read_clinical_data(text, path, path);
         interop::IngestLogEntry entry{
             path,
             crypto::sha256_hex(text),
