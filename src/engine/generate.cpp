@@ -35,79 +35,101 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
 
 }  // namespace
 
+TokenStream::TokenStream(const Tokenizer& tokenizer, const GenerateOptions& options,
+                         bool starts_document)
+    : tokenizer_(tokenizer),
+      max_tokens_(options.max_tokens),
+      ignore_eos_(options.ignore_eos),
+      decoder_(tokenizer, starts_document) {
+    for (const auto& s : options.stop) {
+        if (!s.empty()) stops_.push_back(s);
+    }
+    result_.finish = FinishReason::kLength;
+}
+
+StreamStep TokenStream::release(size_t upto, bool done) {
+    StreamStep step;
+    step.done = done;
+    if (upto > released_) {
+        step.text = std::string_view(result_.text).substr(released_, upto - released_);
+        released_ = upto;
+    }
+    return step;
+}
+
+StreamStep TokenStream::end(FinishReason reason) {
+    result_.text += decoder_.flush();
+    result_.finish = reason;
+    done_ = true;
+    return release(result_.text.size(), true);
+}
+
+StreamStep TokenStream::push(const Sampled& sampled, bool last) {
+    WARD_CHECK(!done_);
+    if (!ignore_eos_ && tokenizer_.is_eog(sampled.id)) return end(FinishReason::kStop);
+    result_.tokens.push_back(sampled.id);
+    result_.samples.push_back(sampled);
+    result_.text += decoder_.push(sampled.id);
+
+    // A completed stop string ends the text where it starts. Held-back text guarantees that a
+    // stop string never starts inside text already released.
+    size_t cut = std::string::npos;
+    for (const auto& stop : stops_) {
+        size_t at = result_.text.find(stop, released_);
+        if (at != std::string::npos) cut = std::min(cut, at);
+    }
+    if (cut != std::string::npos) {
+        result_.text.resize(cut);
+        result_.finish = FinishReason::kStop;
+        done_ = true;
+        return release(cut, true);
+    }
+    const bool at_limit =
+        max_tokens_ > 0 && result_.tokens.size() >= static_cast<size_t>(max_tokens_);
+    if (at_limit || last) return end(FinishReason::kLength);
+    return release(result_.text.size() - held_back(result_.text, stops_), false);
+}
+
+void TokenStream::cancel() {
+    if (done_) return;
+    result_.text.resize(released_);
+    result_.finish = FinishReason::kCancelled;
+    done_ = true;
+}
+
 Result<GenerateResult> generate(Session& session, std::span<const int32_t> prompt,
                                 const GenerateOptions& options, const TokenCallback& on_token) {
     using Clock = std::chrono::steady_clock;
     const Tokenizer& tok = session.model().tokenizer();
-    GenerateResult result;
-    result.n_prompt = static_cast<int>(prompt.size());
+    if (prompt.empty()) {
+        return invalid_argument("generate: the prompt is empty (start with at least BOS)");
+    }
 
     auto t0 = Clock::now();
     std::span<const float> logits;
-    if (!prompt.empty()) {
-        WARD_ASSIGN_OR_RETURN(logits, session.eval(prompt));
-    } else {
-        return invalid_argument("generate: the prompt is empty (start with at least BOS)");
-    }
+    WARD_ASSIGN_OR_RETURN(logits, session.eval(prompt));
     auto t1 = Clock::now();
-    result.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
 
     Sampler sampler(options.sampling);
     // Text generated from BOS alone starts a document: its first space is not text.
     const bool from_bos = prompt.size() == 1 && prompt[0] == tok.bos();
-    StreamDecoder decoder(tok, from_bos);
-    std::string pending;  // decoded text not yet emitted
-    size_t emitted = 0;   // bytes of result.text already given to the callback
-    std::vector<std::string> stops;
-    for (const auto& s : options.stop) {
-        if (!s.empty()) stops.push_back(s);
-    }
-    const int limit = options.max_tokens > 0 ? options.max_tokens : session.n_ctx();
-    result.finish = FinishReason::kLength;
-
-    auto emit = [&](size_t upto, const Sampled& s) -> bool {
-        if (upto <= emitted) return true;
-        std::string_view piece = std::string_view(result.text).substr(emitted, upto - emitted);
-        emitted = upto;
-        return !on_token || on_token(piece, s);
-    };
-
-    for (int i = 0; i < limit; ++i) {
+    TokenStream stream(tok, options, from_bos);
+    for (;;) {
         Sampled s = sampler.sample(logits, session.history());
-        if (!options.ignore_eos && tok.is_eog(s.id)) {
-            result.finish = FinishReason::kStop;
+        // The context is full: this token can be shown but never evaluated.
+        const bool last = session.n_past() >= session.n_ctx();
+        StreamStep step = stream.push(s, last);
+        if (!step.text.empty() && on_token && !on_token(step.text, s) && !step.done) {
+            stream.cancel();
             break;
         }
-        result.tokens.push_back(s.id);
-        result.samples.push_back(s);
-        result.text += decoder.push(s.id);
-
-        // A completed stop string ends the text where it starts. Held-back text guarantees
-        // that a stop string never starts inside text already emitted.
-        size_t cut = std::string::npos;
-        for (const auto& stop : stops) {
-            size_t at = result.text.find(stop, emitted);
-            if (at != std::string::npos) cut = std::min(cut, at);
-        }
-        if (cut != std::string::npos) {
-            result.text.resize(cut);
-            emit(result.text.size(), s);
-            result.finish = FinishReason::kStop;
-            break;
-        }
-        if (!emit(result.text.size() - held_back(result.text, stops), s)) {
-            result.finish = FinishReason::kCancelled;
-            break;
-        }
-        if (i + 1 == limit) break;
-        if (session.n_past() >= session.n_ctx()) break;  // context full: finish as "length"
+        if (step.done) break;
         const int32_t next = s.id;
         WARD_ASSIGN_OR_RETURN(logits, session.eval(std::span<const int32_t>(&next, 1)));
     }
-    if (result.finish != FinishReason::kStop && result.finish != FinishReason::kCancelled) {
-        result.text += decoder.flush();
-        if (!result.samples.empty()) emit(result.text.size(), result.samples.back());
-    }
+    GenerateResult result = stream.take_result();
+    result.n_prompt = static_cast<int>(prompt.size());
+    result.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
     result.generate_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
     return result;
 }

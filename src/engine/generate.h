@@ -3,7 +3,12 @@
 // never split a UTF-8 character and never show the beginning of a stop string that later
 // completes.
 //
-// Thread safety: uses one Session; see Session.
+// The per-token part (end-of-generation tokens, the token limit, UTF-8-safe decoding, stop
+// strings) is a TokenStream, so that a scheduler that batches many generations and samples
+// them itself (llm/local_backend) streams text exactly as generate() does.
+//
+// Thread safety: generate() uses one Session; see Session. A TokenStream belongs to one
+// generation and is used by one thread at a time.
 #pragma once
 
 #include <chrono>
@@ -16,6 +21,7 @@
 #include "common/status.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
+#include "engine/tokenizer.h"
 
 namespace ward::engine {
 
@@ -37,6 +43,54 @@ struct GenerateResult {
     int n_prompt = 0;
     double prompt_seconds = 0;
     double generate_seconds = 0;
+};
+
+// What one sampled token released.
+struct StreamStep {
+    // Text that may now be shown: complete UTF-8 characters, none of which can still turn out
+    // to begin a stop string. Valid until the next call on the stream. May be empty.
+    std::string_view text;
+    // The stream has ended (result().finish says why); push() must not be called again.
+    bool done = false;
+};
+
+// Turns sampled tokens into streamed text, one token at a time. Ends (with all held-back text
+// released) on an end-of-generation token (unless ignore_eos) -> kStop, a completed stop string
+// (the text ends where it starts) -> kStop, max_tokens generated tokens -> kLength, or a token
+// the caller marks `last` (the context is full) -> kLength. cancel() ends it without releasing
+// held-back text. The concatenation of every released text is exactly result().text.
+// Holds a reference to the tokenizer, which must outlive it.
+class TokenStream {
+  public:
+    // starts_document: nothing was printed before the generated text (the prompt was BOS
+    // alone), so its first leading space is not text (see StreamDecoder).
+    TokenStream(const Tokenizer& tokenizer, const GenerateOptions& options,
+                bool starts_document = false);
+
+    // Feeds the token just sampled. `last`: no token can follow it (the context is full).
+    // REQUIRES: !done().
+    StreamStep push(const Sampled& sampled, bool last = false);
+    // Ends the stream as kCancelled; result().text is cut to what was released. No-op once
+    // done().
+    void cancel();
+
+    bool done() const { return done_; }
+    // Text, tokens and samples so far; finish is meaningful once done().
+    const GenerateResult& result() const { return result_; }
+    GenerateResult take_result() { return std::move(result_); }
+
+  private:
+    StreamStep release(size_t upto, bool done);
+    StreamStep end(FinishReason reason);  // flushes the decoder and releases everything
+
+    const Tokenizer& tokenizer_;
+    int max_tokens_;
+    bool ignore_eos_;
+    std::vector<std::string> stops_;  // the non-empty stop strings
+    StreamDecoder decoder_;
+    GenerateResult result_;
+    size_t released_ = 0;  // bytes of result_.text already released
+    bool done_ = false;
 };
 
 // Called with each new piece of text and the token that completed it; returning false cancels.
