@@ -45,6 +45,34 @@ void Session::truncate(int n) {
     history_.resize(static_cast<size_t>(n));
 }
 
+Status Session::copy_prefix(const Session& from, int n) {
+    if (from.model_.get() != model_.get()) {
+        return invalid_argument("session: copy_prefix from a session of another model");
+    }
+    if (n < 0 || n > from.n_past_) {
+        return invalid_argument("session: copy_prefix of {} tokens from a session that holds {}", n,
+                                from.n_past_);
+    }
+    if (n > n_ctx_) {
+        return resource_exhausted(
+            "session: copy_prefix of {} tokens does not fit the context of {}", n, n_ctx_);
+    }
+    if (&from == this) {
+        truncate(n);
+        return ok_status();
+    }
+    const HParams& hp = model_->hparams();
+    const size_t k_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim;
+    const size_t v_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim_v;
+    for (int il = 0; il < hp.n_layer; ++il) {
+        std::copy_n(from.k_cache_[il].data(), size_t(n) * k_row, k_cache_[il].data());
+        std::copy_n(from.v_cache_[il].data(), size_t(n) * v_row, v_cache_[il].data());
+    }
+    history_.assign(from.history_.begin(), from.history_.begin() + n);
+    n_past_ = n;
+    return ok_status();
+}
+
 Status Session::check(std::span<const int32_t> tokens) const {
     if (tokens.empty()) return invalid_argument("session: no tokens to evaluate");
     const int n_vocab = model_->hparams().n_vocab;

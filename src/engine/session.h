@@ -45,9 +45,16 @@ class Session {
     int n_ctx() const { return n_ctx_; }
     const Model& model() const { return *model_; }
     std::span<const int32_t> history() const { return history_; }
+    // The worker team this session's own eval() runs on.
+    const std::shared_ptr<WorkerTeam>& team() const { return team_; }
     // Forgets everything after the first n tokens (n <= n_past()); the cache keeps the prefix.
     void truncate(int n);
     void reset() { truncate(0); }
+    // Makes this session the first n tokens of `from` (their KV rows and history are copied;
+    // n_past() becomes n), e.g. to reuse a shared system prompt. Errors (nothing is changed on
+    // error): kInvalidArgument when `from` runs another model or n is outside
+    // [0, from.n_past()]; kResourceExhausted when n > n_ctx().
+    Status copy_prefix(const Session& from, int n);
 
   private:
     Session() = default;
