@@ -10,12 +10,15 @@
 // with it. Someone who can write both files can still rewrite everything: ship the head
 // (`ward audit head`) to a separate system to close that gap (docs/audit.md).
 //
-// Thread safety: an AuditLog is safe to share between threads. Appends are serialised by one
-// mutex around one connection (BEGIN IMMEDIATE transactions, WAL journal); verify() and the
-// exports read through their own connection and do not block appends. One process should
+// Thread safety: an AuditLog is safe to share between threads. Appends are serialised on one
+// connection (BEGIN IMMEDIATE transactions, WAL journal, synchronous=FULL) with group commit:
+// appends that arrive while a write is in progress are stored together in the next
+// transaction, in arrival order. verify() and the exports read through their own connection
+// and do not block appends. One process should
 // append to a given log at a time (the head sidecar is written by the appending process).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -107,7 +110,8 @@ class AuditLog {
     AuditLog(const AuditLog&) = delete;
     AuditLog& operator=(const AuditLog&) = delete;
 
-    // Appends one record (filling `time` when empty) and then rewrites the head sidecar.
+    // Appends one record (filling `time` when empty) and rewrites the head sidecar; returns once
+    // the record is committed to disk.
     // Returns the new record's seq and hash. Errors: kInvalidArgument for a malformed hash
     // field; SQLite errors; kInternal when the head cannot be written (the record is stored,
     // and verify() will report the stale head until the next successful append).
@@ -131,11 +135,23 @@ class AuditLog {
     std::string head_path() const { return path_ + ".head"; }
 
   private:
+    struct PendingAppend {
+        const AuditRecord* record;
+        Result<AuditRecordId>* result;
+        bool done = false;
+    };
+
     AuditLog(std::string path, Database db) : path_(std::move(path)), db_(std::move(db)) {}
+    // Stores `batch` in one transaction, then writes the head once; sets every result.
+    void write_batch(const std::vector<PendingAppend*>& batch);
 
     std::string path_;
     mutable std::mutex mutex_;  // guards db_ and the head sidecar
     mutable Database db_;
+    std::mutex queue_mutex_;  // guards queue_ and writing_
+    std::condition_variable written_;
+    std::vector<PendingAppend*> queue_;
+    bool writing_ = false;
 };
 
 // The default log: $WARD_DATA_DIR/audit.db, else ward-data/audit.db.
