@@ -54,6 +54,10 @@ class BatchEvaluator {
     std::shared_ptr<const Model> model_;
     std::shared_ptr<WorkerTeam> team_;
     int max_rows_ = 0;
+    // Reused across calls, so a warmed-up evaluator does not allocate per step.
+    detail::ForwardScratch scratch_;
+    std::vector<detail::ForwardItem> forward_items_;
+    std::vector<const Session*> sessions_;  // for the duplicate check
 };
 
 }  // namespace ward::engine

@@ -27,15 +27,11 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     s->n_batch_ = std::max(1, options.n_batch);
     s->team_ = options.team;
     if (!s->team_) s->team_ = std::make_shared<WorkerTeam>(options.n_threads);
-    s->ws_.team = s->team_.get();
+    s->scratch_.ws.team = s->team_.get();
     const size_t k_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim;
     const size_t v_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim_v;
     s->k_cache_.assign(hp.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * k_row));
     s->v_cache_.assign(hp.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * v_row));
-    if (const GgufTensor* rf = s->model_->weights().rope_freqs) {
-        const float* p = f32(rf);
-        s->rope_freqs_.assign(p, p + rf->n_elements);
-    }
     return s;
 }
 
@@ -79,9 +75,8 @@ Status Session::check(std::span<const int32_t> tokens) const {
     for (size_t i = 0; i < tokens.size(); ++i) {
         if (tokens[i] < 0 || tokens[i] >= n_vocab) {
             return invalid_argument(
-                "session: token id {} at position {} is outside the "
-                "vocabulary of {}",
-                tokens[i], i, n_vocab);
+                "session: token id {} at position {} is outside the vocabulary of {}", tokens[i], i,
+                n_vocab);
         }
     }
     if (static_cast<int64_t>(n_past_) + static_cast<int64_t>(tokens.size()) > n_ctx_) {
@@ -97,8 +92,9 @@ Result<std::span<const float>> Session::eval(std::span<const int32_t> tokens) {
     const int n_vocab = model_->hparams().n_vocab;
     logits_.resize(static_cast<size_t>(n_vocab));
     for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(n_batch_)) {
-        auto batch = tokens.subspan(start, std::min(tokens.size() - start, size_t(n_batch_)));
-        forward(batch, false, logits_.data());
+        const detail::ForwardItem item{
+            this, tokens.subspan(start, std::min(tokens.size() - start, size_t(n_batch_))), false};
+        detail::forward(*model_, {&item, 1}, scratch_, logits_.data());
     }
     return std::span<const float>(logits_);
 }
@@ -108,103 +104,134 @@ Status Session::eval_all(std::span<const int32_t> tokens, std::vector<float>& lo
     const size_t n_vocab = static_cast<size_t>(model_->hparams().n_vocab);
     logits.resize(tokens.size() * n_vocab);
     for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(n_batch_)) {
-        auto batch = tokens.subspan(start, std::min(tokens.size() - start, size_t(n_batch_)));
-        forward(batch, true, logits.data() + start * n_vocab);
+        const detail::ForwardItem item{
+            this, tokens.subspan(start, std::min(tokens.size() - start, size_t(n_batch_))), true};
+        detail::forward(*model_, {&item, 1}, scratch_, logits.data() + start * n_vocab);
     }
     return ok_status();
 }
 
-void Session::forward(std::span<const int32_t> tokens, bool all, float* logits_out) {
-    const HParams& hp = model_->hparams();
-    const ModelWeights& w = model_->weights();
-    WorkerTeam* team = team_.get();
-    const int T = static_cast<int>(tokens.size());
+namespace detail {
+
+void forward(const Model& model, std::span<const ForwardItem> items, ForwardScratch& sc,
+             float* logits_out) {
+    const HParams& hp = model.hparams();
+    const ModelWeights& w = model.weights();
+    Workspace& ws = sc.ws;
     const int E = hp.n_embd;
     const int q_dim = hp.n_head * hp.head_dim;
     const int k_dim = hp.n_head_kv * hp.head_dim;
     const int v_dim = hp.n_head_kv * hp.head_dim_v;
     const int o_dim = hp.n_head * hp.head_dim_v;
     const int group = hp.n_head / hp.n_head_kv;
-    const int p0 = n_past_;
 
-    x_.resize(size_t(T) * E);  // residual stream [T, E]
-    xn_.resize(size_t(T) * std::max(E, o_dim));
-    q_.resize(size_t(T) * q_dim);  // [T, n_head, head_dim]
-    k_.resize(size_t(T) * k_dim);
-    v_.resize(size_t(T) * v_dim);
-    att_.resize(size_t(T) * o_dim);  // attention output [T, n_head, head_dim_v]
-    o_.resize(size_t(T) * E);
-    gate_.resize(size_t(T) * hp.n_ff);
-    up_.resize(size_t(T) * hp.n_ff);
+    // Rows: every token of every item, item after item; each knows its item and position.
+    sc.row_item.clear();
+    sc.row_pos.clear();
+    sc.out_rows.clear();
+    for (size_t i = 0; i < items.size(); ++i) {
+        const int p0 = items[i].session->n_past_;
+        const int n = static_cast<int>(items[i].tokens.size());
+        for (int t = 0; t < n; ++t) {
+            if (items[i].all_logits || t == n - 1) {
+                sc.out_rows.push_back(static_cast<int>(sc.row_item.size()));
+            }
+            sc.row_item.push_back(static_cast<int>(i));
+            sc.row_pos.push_back(p0 + t);
+        }
+    }
+    const int T = static_cast<int>(sc.row_item.size());
 
-    for (int t = 0; t < T; ++t) {
-        float* xt = x_.data() + size_t(t) * E;
-        get_row(*w.token_embd, tokens[t], xt);
-        if (hp.embd_scale != 1.0f) {
-            for (int i = 0; i < E; ++i) xt[i] *= hp.embd_scale;
+    sc.x.resize(size_t(T) * E);  // residual stream [T, E]
+    sc.xn.resize(size_t(T) * std::max(E, o_dim));
+    sc.q.resize(size_t(T) * q_dim);  // [T, n_head, head_dim]
+    sc.k.resize(size_t(T) * k_dim);
+    sc.v.resize(size_t(T) * v_dim);
+    sc.att.resize(size_t(T) * o_dim);  // attention output [T, n_head, head_dim_v]
+    sc.o.resize(size_t(T) * E);
+    sc.gate.resize(size_t(T) * hp.n_ff);
+    sc.up.resize(size_t(T) * hp.n_ff);
+
+    {
+        int r = 0;
+        for (const ForwardItem& item : items) {
+            for (const int32_t token : item.tokens) {
+                float* xr = sc.x.data() + size_t(r++) * E;
+                get_row(*w.token_embd, token, xr);
+                if (hp.embd_scale != 1.0f) {
+                    for (int i = 0; i < E; ++i) xr[i] *= hp.embd_scale;
+                }
+            }
         }
     }
 
-    const float* freq_factors = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
+    const float* freq_factors = f32(w.rope_freqs);
     const bool neox = hp.rope_mode == RopeMode::kNeox;
+    // Attention work: positions read per (row, head), to decide whether to spread it.
+    int64_t attention_reads = 0;
+    for (int r = 0; r < T; ++r) attention_reads += sc.row_pos[r] + 1;
     for (int il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& l = w.layers[il];
         const bool sliding = hp.is_sliding(il);
         const float base = sliding ? hp.rope_base_swa : hp.rope_base;
         const float freq_scale = sliding ? 1.0f : hp.rope_freq_scale;
 
-        for (int t = 0; t < T; ++t) {
-            rms_norm(x_.data() + size_t(t) * E, f32(l.attn_norm), xn_.data() + size_t(t) * E, E,
+        for (int r = 0; r < T; ++r) {
+            rms_norm(sc.x.data() + size_t(r) * E, f32(l.attn_norm), sc.xn.data() + size_t(r) * E, E,
                      hp.norm_eps);
         }
-        matmul(*l.wq, xn_.data(), T, q_.data(), ws_);
-        matmul(*l.wk, xn_.data(), T, k_.data(), ws_);
-        matmul(*l.wv, xn_.data(), T, v_.data(), ws_);
+        matmul(*l.wq, sc.xn.data(), T, sc.q.data(), ws);
+        matmul(*l.wk, sc.xn.data(), T, sc.k.data(), ws);
+        matmul(*l.wv, sc.xn.data(), T, sc.v.data(), ws);
 
-        float* kc = k_cache_[il].data();
-        float* vc = v_cache_[il].data();
-        for (int t = 0; t < T; ++t) {
-            float* qt = q_.data() + size_t(t) * q_dim;
-            float* kt = k_.data() + size_t(t) * k_dim;
-            float* vt = v_.data() + size_t(t) * v_dim;
+        for (int r = 0; r < T; ++r) {
+            Session& s = *items[sc.row_item[r]].session;
+            const int pos = sc.row_pos[r];
+            float* qr = sc.q.data() + size_t(r) * q_dim;
+            float* kr = sc.k.data() + size_t(r) * k_dim;
+            float* vr = sc.v.data() + size_t(r) * v_dim;
             if (l.bq) {
-                for (int i = 0; i < q_dim; ++i) qt[i] += f32(l.bq)[i];
-                for (int i = 0; i < k_dim; ++i) kt[i] += f32(l.bk)[i];
-                for (int i = 0; i < v_dim; ++i) vt[i] += f32(l.bv)[i];
+                for (int i = 0; i < q_dim; ++i) qr[i] += f32(l.bq)[i];
+                for (int i = 0; i < k_dim; ++i) kr[i] += f32(l.bk)[i];
+                for (int i = 0; i < v_dim; ++i) vr[i] += f32(l.bv)[i];
             }
             for (int h = 0; h < hp.n_head; ++h) {
-                float* qh = qt + size_t(h) * hp.head_dim;
+                float* qh = qr + size_t(h) * hp.head_dim;
                 if (l.q_norm) rms_norm(qh, f32(l.q_norm), qh, hp.head_dim, hp.norm_eps);
-                rope(qh, hp.rope_dims, p0 + t, base, freq_scale, freq_factors, neox);
+                rope(qh, hp.rope_dims, pos, base, freq_scale, freq_factors, neox);
             }
             for (int h = 0; h < hp.n_head_kv; ++h) {
-                float* kh = kt + size_t(h) * hp.head_dim;
+                float* kh = kr + size_t(h) * hp.head_dim;
                 if (l.k_norm) rms_norm(kh, f32(l.k_norm), kh, hp.head_dim, hp.norm_eps);
-                rope(kh, hp.rope_dims, p0 + t, base, freq_scale, freq_factors, neox);
+                rope(kh, hp.rope_dims, pos, base, freq_scale, freq_factors, neox);
             }
-            std::memcpy(kc + size_t(p0 + t) * k_dim, kt, sizeof(float) * k_dim);
-            std::memcpy(vc + size_t(p0 + t) * v_dim, vt, sizeof(float) * v_dim);
+            std::memcpy(s.k_cache_[il].data() + size_t(pos) * k_dim, kr, sizeof(float) * k_dim);
+            std::memcpy(s.v_cache_[il].data() + size_t(pos) * v_dim, vr, sizeof(float) * v_dim);
         }
 
-        // Attention, one (token, head) pair per task: scores over the visible positions.
-        auto attend = [&](size_t task) {
+        // Attention, one (row, head) pair per task: scores over the positions the row sees in
+        // its own session's cache (its earlier rows in this pass are already there: causal).
+        auto attend = [&](int64_t task) {
             thread_local std::vector<float> scores;
-            const int t = static_cast<int>(task) / hp.n_head;
-            const int h = static_cast<int>(task) % hp.n_head;
-            const int pos = p0 + t;
+            const int r = static_cast<int>(task / hp.n_head);
+            const int h = static_cast<int>(task % hp.n_head);
+            const Session& s = *items[sc.row_item[r]].session;
+            const float* kc = s.k_cache_[il].data();
+            const float* vc = s.v_cache_[il].data();
+            const int pos = sc.row_pos[r];
             const int first = sliding ? std::max(0, pos - hp.sliding_window + 1) : 0;
             const int n = pos - first + 1;
             scores.resize(size_t(n));
-            const float* qh = q_.data() + size_t(t) * q_dim + size_t(h) * hp.head_dim;
+            const float* qh = sc.q.data() + size_t(r) * q_dim + size_t(h) * hp.head_dim;
             const int kvh = h / group;
             for (int j = 0; j < n; ++j) {
                 const float* kj = kc + size_t(first + j) * k_dim + size_t(kvh) * hp.head_dim;
-                float s = 0;
-                for (int i = 0; i < hp.head_dim; ++i) s += qh[i] * kj[i];
-                scores[j] = s * hp.attn_scale;
+                float dot = 0;
+                for (int i = 0; i < hp.head_dim; ++i) dot += qh[i] * kj[i];
+                scores[j] = dot * hp.attn_scale;
             }
             softmax(scores.data(), n);
-            float* out = att_.data() + size_t(t) * o_dim + size_t(h) * hp.head_dim_v;
+            float* out = sc.att.data() + size_t(r) * o_dim + size_t(h) * hp.head_dim_v;
             std::fill(out, out + hp.head_dim_v, 0.0f);
             for (int j = 0; j < n; ++j) {
                 const float* vj = vc + size_t(first + j) * v_dim + size_t(kvh) * hp.head_dim_v;
@@ -213,55 +240,59 @@ void Session::forward(std::span<const int32_t> tokens, bool all, float* logits_o
             }
         };
         const int64_t n_tasks = int64_t{T} * hp.n_head;
-        // Attention reads n_past positions per (token, head); spread it when that is large.
         auto attend_range = [&](int ith, int nth) {
             int64_t begin, end;
             split_range(n_tasks, ith, nth, begin, end);
-            for (int64_t i = begin; i < end; ++i) attend(static_cast<size_t>(i));
+            for (int64_t i = begin; i < end; ++i) attend(i);
         };
-        if (n_tasks * (p0 + T) * hp.head_dim >= (1 << 15)) {
-            team->run(attend_range);
+        // Spread attention over the team when it reads enough of the caches to pay for it.
+        if (ws.team && attention_reads * hp.n_head * hp.head_dim >= (1 << 15)) {
+            ws.team->run(attend_range);
         } else {
             attend_range(0, 1);
         }
 
-        matmul(*l.wo, att_.data(), T, o_.data(), ws_);
-        for (int t = 0; t < T; ++t) {
-            float* ot = o_.data() + size_t(t) * E;
-            if (l.attn_post_norm) rms_norm(ot, f32(l.attn_post_norm), ot, E, hp.norm_eps);
-            float* xt = x_.data() + size_t(t) * E;
-            for (int i = 0; i < E; ++i) xt[i] += ot[i];
-            rms_norm(xt, f32(l.ffn_norm), xn_.data() + size_t(t) * E, E, hp.norm_eps);
+        matmul(*l.wo, sc.att.data(), T, sc.o.data(), ws);
+        for (int r = 0; r < T; ++r) {
+            float* orow = sc.o.data() + size_t(r) * E;
+            if (l.attn_post_norm) rms_norm(orow, f32(l.attn_post_norm), orow, E, hp.norm_eps);
+            float* xr = sc.x.data() + size_t(r) * E;
+            for (int i = 0; i < E; ++i) xr[i] += orow[i];
+            rms_norm(xr, f32(l.ffn_norm), sc.xn.data() + size_t(r) * E, E, hp.norm_eps);
         }
 
-        matmul(*l.ffn_gate, xn_.data(), T, gate_.data(), ws_);
-        matmul(*l.ffn_up, xn_.data(), T, up_.data(), ws_);
+        matmul(*l.ffn_gate, sc.xn.data(), T, sc.gate.data(), ws);
+        matmul(*l.ffn_up, sc.xn.data(), T, sc.up.data(), ws);
         const size_t n_ff_total = size_t(T) * hp.n_ff;
         if (hp.arch == Arch::kGemma3) {
-            for (size_t i = 0; i < n_ff_total; ++i) gate_[i] = gelu_tanh(gate_[i]) * up_[i];
+            for (size_t i = 0; i < n_ff_total; ++i) sc.gate[i] = gelu_tanh(sc.gate[i]) * sc.up[i];
         } else {
-            for (size_t i = 0; i < n_ff_total; ++i) gate_[i] = silu(gate_[i]) * up_[i];
+            for (size_t i = 0; i < n_ff_total; ++i) sc.gate[i] = silu(sc.gate[i]) * sc.up[i];
         }
-        matmul(*l.ffn_down, gate_.data(), T, o_.data(), ws_);
-        for (int t = 0; t < T; ++t) {
-            float* ot = o_.data() + size_t(t) * E;
-            if (l.ffn_post_norm) rms_norm(ot, f32(l.ffn_post_norm), ot, E, hp.norm_eps);
-            float* xt = x_.data() + size_t(t) * E;
-            for (int i = 0; i < E; ++i) xt[i] += ot[i];
+        matmul(*l.ffn_down, sc.gate.data(), T, sc.o.data(), ws);
+        for (int r = 0; r < T; ++r) {
+            float* orow = sc.o.data() + size_t(r) * E;
+            if (l.ffn_post_norm) rms_norm(orow, f32(l.ffn_post_norm), orow, E, hp.norm_eps);
+            float* xr = sc.x.data() + size_t(r) * E;
+            for (int i = 0; i < E; ++i) xr[i] += orow[i];
         }
     }
 
-    // Output: the final norm and the vocabulary projection, for the last token or all.
-    const int first_out = all ? 0 : T - 1;
-    const int n_out = T - first_out;
-    for (int t = 0; t < n_out; ++t) {
-        rms_norm(x_.data() + size_t(first_out + t) * E, f32(w.output_norm),
-                 xn_.data() + size_t(t) * E, E, hp.norm_eps);
+    // Output: the final norm and the vocabulary projection of the wanted rows, in row order.
+    const int n_out = static_cast<int>(sc.out_rows.size());
+    for (int o = 0; o < n_out; ++o) {
+        rms_norm(sc.x.data() + size_t(sc.out_rows[o]) * E, f32(w.output_norm),
+                 sc.xn.data() + size_t(o) * E, E, hp.norm_eps);
     }
-    matmul(*w.output, xn_.data(), n_out, logits_out, ws_);
+    matmul(*w.output, sc.xn.data(), n_out, logits_out, ws);
 
-    n_past_ += T;
-    history_.insert(history_.end(), tokens.begin(), tokens.end());
+    for (const ForwardItem& item : items) {
+        Session& s = *item.session;
+        s.n_past_ += static_cast<int>(item.tokens.size());
+        s.history_.insert(s.history_.end(), item.tokens.begin(), item.tokens.end());
+    }
 }
+
+}  // namespace detail
 
 }  // namespace ward::engine

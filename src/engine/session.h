@@ -18,6 +18,35 @@
 
 namespace ward::engine {
 
+class Session;
+
+namespace detail {
+
+// Internal to the engine (Session and BatchEvaluator): the one forward pass, over "rows" that
+// each belong to a session. Matrix products run once over all rows; norms, RoPE and attention
+// run per row at its own position against its own session's KV cache.
+struct ForwardItem {
+    Session* session = nullptr;       // distinct sessions of the same model
+    std::span<const int32_t> tokens;  // appended at session->n_past(); checked by the caller
+    bool all_logits = false;          // logits of every token, else of the last one only
+};
+
+// Scratch of the forward pass, grown to the largest batch seen and then reused.
+struct ForwardScratch {
+    Workspace ws;
+    std::vector<float> x, xn, q, k, v, att, o, gate, up;  // [rows, width]
+    std::vector<int> row_item, row_pos;                   // [rows]: owning item, position
+    std::vector<int> out_rows;                            // rows whose logits are wanted
+};
+
+// Appends each item's tokens to its session and writes the wanted logits to logits_out in item
+// order ([n_out, n_vocab]). REQUIRES: every item checked (ids in the vocabulary, fits the
+// context), sessions distinct and of `model`.
+void forward(const Model& model, std::span<const ForwardItem> items, ForwardScratch& scratch,
+             float* logits_out);
+
+}  // namespace detail
+
 struct SessionOptions {
     int n_ctx = 0;      // context length in tokens; 0: min(the model's training context, 4096)
     int n_threads = 0;  // 0: the machine's hardware threads
@@ -56,24 +85,25 @@ class Session {
     // [0, from.n_past()]; kResourceExhausted when n > n_ctx().
     Status copy_prefix(const Session& from, int n);
 
-  private:
-    Session() = default;
+    // Checks that `tokens` can be appended, as eval() does first: errors as eval()'s.
     Status check(std::span<const int32_t> tokens) const;
-    // Runs one batch; writes logits of the last token, or of all tokens when `all`.
-    void forward(std::span<const int32_t> tokens, bool all, float* logits_out);
+
+  private:
+    friend void detail::forward(const Model& model, std::span<const detail::ForwardItem> items,
+                                detail::ForwardScratch& scratch, float* logits_out);
+    Session() = default;
 
     std::shared_ptr<const Model> model_;
     std::shared_ptr<WorkerTeam> team_;
-    Workspace ws_;
     int n_ctx_ = 0;
     int n_batch_ = 0;
     int n_past_ = 0;
     std::vector<int32_t> history_;
     // KV cache per layer: [n_ctx, n_head_kv * head_dim] and [n_ctx, n_head_kv * head_dim_v].
     std::vector<std::vector<float>> k_cache_, v_cache_;
-    // Scratch, sized for one batch.
-    std::vector<float> x_, xn_, q_, k_, v_, att_, o_, gate_, up_, logits_;
-    std::vector<float> rope_freqs_;
+    // Scratch of this session's own eval() (empty while only a BatchEvaluator drives it).
+    detail::ForwardScratch scratch_;
+    std::vector<float> logits_;
 };
 
 }  // namespace ward::engine
