@@ -354,18 +354,21 @@ bool RemoteBackend::probe() const {
         headers.emplace("Authorization", "Bearer " + options_.api_key);
     }
     auto res = client.Get(url_.path_prefix + "/v1/models", headers);
+    // The first failure is a warning; repeats (ready() polls every 5 s) are debug lines.
+    const auto level = probe_failures_++ == 0 ? spdlog::level::warn : spdlog::level::debug;
     if (!res) {
-        llm_log()->warn("remote {}: {} does not answer GET /v1/models ({}); will try again",
-                        info_.name, options_.base_url,
-                        describe_transport_error(res.error(), options_.connect_timeout_s,
-                                                 options_.connect_timeout_s));
+        llm_log()->log(level, "remote {}: {} does not answer GET /v1/models ({}); will try again",
+                       info_.name, options_.base_url,
+                       describe_transport_error(res.error(), options_.connect_timeout_s,
+                                                options_.connect_timeout_s));
         return false;
     }
     if (res->status != 200) {
-        llm_log()->warn("remote {}: {} answered GET /v1/models with HTTP {}; will try again",
-                        info_.name, options_.base_url, res->status);
+        llm_log()->log(level, "remote {}: {} answered GET /v1/models with HTTP {}; will try again",
+                       info_.name, options_.base_url, res->status);
         return false;
     }
+    probe_failures_ = 0;
     json listing = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
     if (listing.is_object() && listing.contains("data") && listing["data"].is_array()) {
         bool listed = false;
@@ -421,7 +424,9 @@ std::string string_member(const json& object, const char* key) {
 }
 
 float as_float(const json& value) {
-    return value.is_number() ? value.get<float>() : 0.0f;
+    if (!value.is_number()) return 0.0f;
+    double d = value.get<double>();
+    return std::isfinite(d) ? static_cast<float>(std::clamp(d, -1e30, 1e30)) : 0.0f;
 }
 
 // The per-token log-probabilities of one choice, in either the chat shape
@@ -583,9 +588,9 @@ Result<Generation> RemoteBackend::generate(const Request& request, const PieceCa
         }
         last_error = result.status;
         if (i + 1 == attempts) break;
-        double wait = result.retry_after_s >= 0
-                          ? std::min(result.retry_after_s, options_.max_retry_after_s)
-                          : backoff_seconds(options_.backoff_s, i);
+        double wait = std::min(result.retry_after_s >= 0 ? result.retry_after_s
+                                                         : backoff_seconds(options_.backoff_s, i),
+                               options_.max_retry_after_s);
         llm_log()->warn("remote {}: attempt {} of {} failed ({}); retrying in {:.2f} s", name,
                         i + 1, attempts, result.reason, wait);
         const auto resume = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -617,6 +622,13 @@ RemoteBackend::Attempt RemoteBackend::attempt(const Request& request, const std:
     const double connect_s = capped_to_deadline(options_.connect_timeout_s, request.deadline);
     const double read_s = capped_to_deadline(options_.read_timeout_s, request.deadline);
     httplib::Client client(url_.scheme_host_port);
+    if (!client.is_valid()) {  // https in a build without OpenSSL
+        Attempt invalid;
+        invalid.outcome = Attempt::kFatal;
+        invalid.reason = "no TLS";
+        invalid.status = unavailable("upstream {} ({}): this build cannot speak https", name, url);
+        return invalid;
+    }
     set_timeout(connect_s, [&](time_t s, time_t us) { client.set_connection_timeout(s, us); });
     set_timeout(read_s, [&](time_t s, time_t us) {
         client.set_read_timeout(s, us);
@@ -637,10 +649,13 @@ RemoteBackend::Attempt RemoteBackend::attempt(const Request& request, const std:
     double retry_after = -1;
     std::string other_body;  // an error body, or a 200 answer that is not an event stream
     SseReader reader;
+    // Only attempts before the first piece are retried, so nothing delivered is reset here.
     state.error = Status();
     state.error_event = false;
     state.finish_reason.clear();
     state.saw_done = false;
+    state.have_usage = false;
+    state.gen.usage = Usage();
 
     // Hands text to the caller; false once the request must stop.
     auto deliver = [&](std::string text, std::vector<LogprobEntry> logprobs) {
@@ -855,6 +870,22 @@ RemoteBackend::Attempt RemoteBackend::attempt(const Request& request, const std:
     // 5. A 200 answer that is one JSON document (a server that ignored "stream": true).
     if (!event_stream) {
         json whole = json::parse(other_body, nullptr, /*allow_exceptions=*/false);
+        if (whole.is_discarded() && other_body.find("data:") != std::string::npos) {
+            // An event stream under another Content-Type (some proxies rewrite it): read it
+            // now, whole.
+            SseReader late;
+            Status fed = late.feed(other_body, on_event);
+            if (!fed.ok()) {
+                state.error = unavailable("upstream {} ({}) sent an event larger than {} bytes",
+                                          name, url, SseReader::kDefaultMaxEventBytes);
+            }
+            if (state.stop != StopReason::kNone) return out;
+            if (!state.error.ok()) return fatal("bad stream", state.error);
+            if (state.saw_done || !state.finish_reason.empty()) return out;
+            return fatal("stream ended early",
+                         unavailable("upstream {} ({}): the answer ended without a finish reason",
+                                     name, url));
+        }
         if (whole.is_discarded()) {
             return fatal("not JSON", unavailable("upstream {} ({}) answered with neither an event "
                                                  "stream nor JSON",

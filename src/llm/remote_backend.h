@@ -40,7 +40,7 @@ struct RemoteBackendOptions {
     double read_timeout_s = 120;    // the longest silence between two bytes of the answer
     int retries = 3;                // further attempts after the first
     double backoff_s = 0.5;         // first retry delay; doubles each time, with +-50% jitter
-    double max_retry_after_s = 30;  // a longer Retry-After from the upstream is cut to this
+    double max_retry_after_s = 30;  // the longest wait between attempts, Retry-After too
     int context = 0;                // tokens, when the operator knows it; 0: unknown
     bool probe_at_create = true;    // GET /v1/models in create() (tests may skip it)
 };
@@ -99,8 +99,9 @@ class RemoteBackend : public Backend {
     ModelInfo info_;
     mutable std::atomic<bool> ready_{false};
     mutable std::atomic<int> active_{0};
-    mutable std::mutex probe_mutex_;  // one probe at a time
-    mutable std::chrono::steady_clock::time_point last_probe_{};
+    mutable std::mutex probe_mutex_;                              // one probe at a time
+    mutable std::chrono::steady_clock::time_point last_probe_{};  // guarded by probe_mutex_
+    mutable int probe_failures_ = 0;                              // guarded by probe_mutex_
 };
 
 }  // namespace ward::llm

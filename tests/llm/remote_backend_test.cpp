@@ -576,6 +576,31 @@ TEST(RemoteBackend, AcceptsAWholeJsonAnswer) {
     EXPECT_EQ(gen->usage.completion_tokens, 3);
 }
 
+TEST(RemoteBackend, ReadsAnEventStreamUnderAnotherContentType) {
+    FakeUpstream up;
+    up.script({{.chunks = {chat_delta("via "), chat_delta("proxy"), chat_finish("stop"), kDone},
+                .content_type = "text/plain"}});
+    auto backend = make(options_for(up.url()));
+    ASSERT_TRUE(backend);
+    auto gen = backend->generate(chat_request(), nullptr);
+    ASSERT_TRUE(gen.has_value()) << gen.error().to_string();
+    EXPECT_EQ(gen->text, "via proxy");
+}
+
+TEST(RemoteBackend, HttpsUpstreamThatIsNotThereIsUnavailable) {
+    // The build speaks TLS: an https URL fails like any unreachable host, after the retries.
+    auto o = options_for("https://127.0.0.1:" + std::to_string(closed_port()));
+    o.retries = 1;
+    auto backend = make(o);
+    ASSERT_TRUE(backend);
+    auto gen = backend->generate(chat_request(), nullptr);
+    ASSERT_FALSE(gen.has_value());
+    EXPECT_EQ(gen.error().code(), StatusCode::kUnavailable);
+    EXPECT_NE(gen.error().message().find("after 2 attempt(s): could not connect"),
+              std::string::npos)
+        << gen.error().message();
+}
+
 TEST(RemoteBackend, TheKeyNeverAppearsInErrorsOrLogs) {
     const std::string key = "sk-SECRET-0123456789";
     const std::string note = "Mrs Jane Roe, MRN 44556677, chest pain";
