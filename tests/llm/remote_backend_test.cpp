@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "llm/sse.h"
 
 namespace ward::llm {
 namespace {
@@ -521,6 +522,27 @@ TEST(RemoteBackend, ErrorEventBeforeTextIsRetriedMalformedEventIsNot) {
     EXPECT_EQ(gen2.error().code(), StatusCode::kUnavailable);
     EXPECT_NE(gen2.error().message().find("not JSON"), std::string::npos);
     EXPECT_EQ(bad.posts(), 1);
+}
+
+TEST(RemoteBackend, OversizedEventIsUnavailableOtherFinishReasonsAreStop) {
+    FakeUpstream up;
+    up.script({{.chunks = {"data: \"" + std::string(SseReader::kDefaultMaxEventBytes, 'x')}}});
+    auto backend = make(options_for(up.url()));
+    ASSERT_TRUE(backend);
+    auto gen = backend->generate(chat_request(), nullptr);
+    ASSERT_FALSE(gen.has_value());
+    EXPECT_EQ(gen.error().code(), StatusCode::kUnavailable);
+    EXPECT_NE(gen.error().message().find("an event larger than 1048576 bytes"), std::string::npos)
+        << gen.error().message();
+    EXPECT_EQ(up.posts(), 1);
+
+    FakeUpstream filtered;
+    filtered.script({{.chunks = {chat_delta("partial"), chat_finish("content_filter"), kDone}}});
+    auto backend2 = make(options_for(filtered.url()));
+    ASSERT_TRUE(backend2);
+    auto gen2 = backend2->generate(chat_request(), nullptr);
+    ASSERT_TRUE(gen2.has_value()) << gen2.error().to_string();
+    EXPECT_EQ(gen2->finish, Finish::kStop);
 }
 
 TEST(RemoteBackend, LogprobsBecomeOnePiecePerToken) {
