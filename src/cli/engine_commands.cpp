@@ -269,6 +269,16 @@ Status bench_command(const BenchArgs& a) {
                             {"bytes_per_token", r.bytes_per_token},
                             {"decode_bound_tokens_per_s", r.decode_bound_tokens_per_s},
                             {"fraction_of_bound", r.fraction_of_bound}};
+        if (!r.batched.empty()) {
+            nlohmann::json streams = nlohmann::json::array();
+            for (const auto& b : r.batched) {
+                streams.push_back({{"streams", b.streams},
+                                   {"tokens_per_s", b.tokens_per_s},
+                                   {"stddev", b.stddev},
+                                   {"speedup", b.speedup}});
+            }
+            j["batched_decode"] = std::move(streams);
+        }
         fmt::print("{}\n", j.dump());
         return ok_status();
     }
@@ -280,6 +290,12 @@ Status bench_command(const BenchArgs& a) {
     if (r.n_gen > 0) {
         fmt::print("decode ({} tokens): {:.2f} ± {:.2f} tokens/s\n", r.n_gen, r.tg_tokens_per_s,
                    r.tg_stddev);
+    }
+    for (const auto& b : r.batched) {
+        fmt::print(
+            "batched decode, {} streams ({} tokens each): {:.2f} ± {:.2f} tokens/s in all, "
+            "{:.2f}x one stream\n",
+            b.streams, r.n_gen, b.tokens_per_s, b.stddev, b.speedup);
     }
     fmt::print("memory read bandwidth: {:.1f} GB/s\n", r.bandwidth_gb_s);
     fmt::print("weights read per token: {:.3f} GB\n", r.bytes_per_token / 1e9);
@@ -335,6 +351,11 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
     bench->add_option("-t,--threads", ba->options.n_threads, "Threads (0: all cores)")
         ->check(CLI::Range(0, 1024));
     bench->add_option("-r,--reps", ba->options.reps, "Repetitions")->check(CLI::Range(1, 1000));
+    bench
+        ->add_option("-s,--streams", ba->options.streams,
+                     "Batched decode: stream counts decoding together, e.g. 1,4,16")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 256));
     bench->add_flag("--json", ba->json, "Print one JSON object");
     set_action(bench, ctx, [ba] { return bench_command(*ba); });
 

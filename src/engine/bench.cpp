@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/thread_pool.h"
+#include "engine/batch.h"
 #include "engine/kernels.h"
 #include "engine/session.h"
 
@@ -27,6 +28,44 @@ void mean_stddev(const std::vector<double>& v, double& mean, double& stddev) {
     double var = 0;
     for (double x : v) var += (x - mean) * (x - mean);
     stddev = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
+}
+
+// Aggregate tokens/s of `n_streams` sessions decoding together, one token each per step, for
+// n_gen steps from an empty context; one sample per rep.
+Result<std::vector<double>> batched_decode(const std::shared_ptr<const Model>& model,
+                                           const std::shared_ptr<WorkerTeam>& team, int n_streams,
+                                           int n_gen, int reps, std::mt19937& rng) {
+    std::uniform_int_distribution<int32_t> token(3, model->hparams().n_vocab - 1);
+    std::vector<std::unique_ptr<Session>> sessions;
+    for (int i = 0; i < n_streams; ++i) {
+        SessionOptions so;
+        so.n_ctx = std::max(n_gen + 1, 16);
+        so.team = team;
+        WARD_ASSIGN_OR_RETURN(auto s, Session::create(model, so));
+        sessions.push_back(std::move(s));
+    }
+    BatchEvaluator evaluator(model, team, n_streams);
+    std::vector<int32_t> next(static_cast<size_t>(n_streams), 1);
+    std::vector<BatchItem> items;
+    std::vector<float> logits;
+    auto step = [&]() -> Status {
+        items.clear();
+        for (int i = 0; i < n_streams; ++i) items.push_back({sessions[i].get(), {&next[i], 1}});
+        WARD_TRY(evaluator.eval(items, logits));
+        for (auto& t : next) t = token(rng);
+        return ok_status();
+    };
+    // Untimed: grows the evaluator's scratch to its size.
+    WARD_TRY(step());
+    std::vector<double> samples;
+    for (int rep = 0; rep < reps; ++rep) {
+        for (auto& s : sessions) s->reset();
+        auto t0 = Clock::now();
+        for (int i = 0; i < n_gen; ++i) WARD_TRY(step());
+        const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+        samples.push_back(double(n_gen) * n_streams / secs);
+    }
+    return samples;
 }
 
 }  // namespace
@@ -119,6 +158,25 @@ Result<BenchResult> run_bench(std::shared_ptr<const Model> model, const BenchOpt
     }
     if (!pp.empty()) mean_stddev(pp, r.pp_tokens_per_s, r.pp_stddev);
     if (!tg.empty()) mean_stddev(tg, r.tg_tokens_per_s, r.tg_stddev);
+    if (o.n_gen > 0 && !o.streams.empty()) {
+        const std::shared_ptr<WorkerTeam> team = session->team();
+        for (int n : o.streams) {
+            if (n < 1 || n > 256) {
+                return invalid_argument("bench: {} streams is outside [1, 256]", n);
+            }
+            WARD_ASSIGN_OR_RETURN(auto samples,
+                                  batched_decode(model, team, n, o.n_gen, r.reps, rng));
+            StreamsResult sr;
+            sr.streams = n;
+            mean_stddev(samples, sr.tokens_per_s, sr.stddev);
+            r.batched.push_back(sr);
+        }
+        double single = r.batched.front().tokens_per_s;
+        for (const auto& sr : r.batched) {
+            if (sr.streams == 1) single = sr.tokens_per_s;
+        }
+        for (auto& sr : r.batched) sr.speedup = sr.tokens_per_s / single;
+    }
     session.reset();
     r.bandwidth_gb_s = measure_read_bandwidth(r.threads);
     r.bytes_per_token = static_cast<double>(model->decode_bytes_per_token());
