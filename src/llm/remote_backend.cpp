@@ -816,6 +816,12 @@ RemoteBackend::Attempt RemoteBackend::attempt(const Request& request, const std:
 
     // 1. We stopped it: the caller, the cancel flag or the deadline.
     StopReason stop = state.stop;
+    const bool complete = state.saw_done || !state.finish_reason.empty();
+    if (sent && complete && stop != StopReason::kCaller && state.error.ok()) {
+        // The watchdog fired after the whole answer had arrived: nothing was cut short.
+        stop = StopReason::kNone;
+        state.stop = stop;
+    }
     if (stop == StopReason::kNone && !sent && Clock::now() >= request.deadline) {
         stop = StopReason::kDeadline;  // the read timeout was cut to the deadline
         state.stop = stop;
@@ -902,7 +908,7 @@ RemoteBackend::Attempt RemoteBackend::attempt(const Request& request, const std:
         return out;
     }
     // 6. A complete stream ends with a finish reason or [DONE]; anything else broke off.
-    if (state.saw_done || !state.finish_reason.empty()) return out;
+    if (complete) return out;
     if (state.delivered == 0) {
         return retry("stream ended early",
                      Status(StatusCode::kUnavailable, "the stream ended before any text"));
