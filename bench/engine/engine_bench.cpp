@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("dequantize_row/" + name).c_str(), bm_dequantize_row, type)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
-        for (int n_tokens : {1, 32}) {
+        for (int n_tokens : {1, 4, 16, 32}) {
             const std::string shape = "/tokens:" + std::to_string(n_tokens);
             benchmark::RegisterBenchmark(("matmul/" + name + shape).c_str(), bm_matmul, type,
                                          n_tokens, static_cast<WorkerTeam*>(nullptr))
