@@ -542,7 +542,11 @@ Result<Context> build_context(const PatientRecord& record, const ContextOptions&
     }
     if (!d.deceased.empty()) header += ", deceased " + d.deceased;
     header += fmt::format(".\nAs of {}; profile {}.\n", ref_text, profile_name(options.profile));
-    size_t used = estimate_tokens(header);
+    // The model's counter when the caller has one, else the documented estimate.
+    auto count = [&](std::string_view text) {
+        return options.count_tokens ? options.count_tokens(text) : estimate_tokens(text);
+    };
+    size_t used = count(header);
     if (used > options.token_budget) {
         return resource_exhausted(
             "context: a budget of {} tokens cannot hold the patient header "
@@ -567,47 +571,64 @@ Result<Context> build_context(const PatientRecord& record, const ContextOptions&
     // Reserve room for the omission line. Estimates of parts add up to at least the estimate of
     // the whole (each part carries its own start-of-text token), so the sum is an upper bound.
     const std::string omitted_template = "(Omitted for the token budget: 99999 items.)\n";
-    size_t reserve = estimate_tokens(omitted_template);
+    size_t reserve = count(omitted_template);
     std::vector<bool> chosen(cands.size(), false);
     std::vector<bool> opened(kSectionCount, false);
-    size_t n_included = 0;
     for (size_t idx : order) {
         const Candidate& c = cands[idx];
-        size_t cost = estimate_tokens("- [X99] " + c.body + "\n");
-        if (!opened[c.section])
-            cost += estimate_tokens(std::string(kSectionTitle[c.section]) + ":\n");
+        size_t cost = count("- [X99] " + c.body + "\n");
+        if (!opened[c.section]) cost += count(std::string(kSectionTitle[c.section]) + ":\n");
         if (used + cost + reserve > options.token_budget) continue;
         used += cost;
         opened[c.section] = true;
         chosen[idx] = true;
-        ++n_included;
     }
 
-    Context out;
-    out.text = header;
-    for (int s = 0; s < kSectionCount; ++s) {
-        if (!opened[s]) continue;
-        out.text += std::string(kSectionTitle[s]) + ":\n";
-        size_t n = 0;
-        for (size_t idx : order) {
-            const Candidate& c = cands[idx];
-            if (!chosen[idx] || c.section != s) continue;
-            std::string id = fmt::format("{}{}", kSectionLetter[s], ++n);
-            out.text += "- [" + id + "] " + c.body + "\n";
-            out.citations.push_back({id, c.label, c.sources});
+    auto render = [&]() {
+        Context out;
+        out.text = header;
+        size_t n_included = 0;
+        for (int s = 0; s < kSectionCount; ++s) {
+            bool heading = false;
+            size_t n = 0;
+            for (size_t idx : order) {
+                const Candidate& c = cands[idx];
+                if (!chosen[idx] || c.section != s) continue;
+                if (!heading) out.text += std::string(kSectionTitle[s]) + ":\n";
+                heading = true;
+                std::string id = fmt::format("{}{}", kSectionLetter[s], ++n);
+                out.text += "- [" + id + "] " + c.body + "\n";
+                out.citations.push_back({id, c.label, c.sources});
+                ++n_included;
+            }
         }
+        out.n_included = n_included;
+        out.n_omitted = cands.size() - n_included;
+        // The closing line only when it fits (a budget barely above the header has no room).
+        std::string closing;
+        if (out.n_omitted > 0) {
+            closing = fmt::format("(Omitted for the token budget: {} items.)\n", out.n_omitted);
+        } else if (cands.empty()) {
+            closing = "No clinical items recorded.\n";
+        }
+        if (count(out.text + closing) <= options.token_budget) out.text += closing;
+        out.estimated_tokens = count(out.text);
+        return out;
+    };
+    Context out = render();
+    // A real tokenizer may merge across lines, so the sum of line costs is not always an upper
+    // bound: drop the lowest-priority items until the whole text fits (never with the estimate).
+    for (size_t k = order.size(); out.estimated_tokens > options.token_budget && k > 0; --k) {
+        if (!chosen[order[k - 1]]) continue;
+        chosen[order[k - 1]] = false;
+        out = render();
     }
-    out.n_included = n_included;
-    out.n_omitted = cands.size() - n_included;
-    // The closing line only when it fits (a budget barely above the header has no room).
-    std::string closing;
-    if (out.n_omitted > 0) {
-        closing = fmt::format("(Omitted for the token budget: {} items.)\n", out.n_omitted);
-    } else if (cands.empty()) {
-        closing = "No clinical items recorded.\n";
+    if (out.estimated_tokens > options.token_budget) {
+        return resource_exhausted(
+            "context: a budget of {} tokens cannot hold the patient header "
+            "({} tokens)",
+            options.token_budget, out.estimated_tokens);
     }
-    if (estimate_tokens(out.text + closing) <= options.token_budget) out.text += closing;
-    out.estimated_tokens = estimate_tokens(out.text);
     return out;
 }
 

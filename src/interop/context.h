@@ -17,10 +17,16 @@
 // start of text; a space before a word is free. Checked in tests against the Llama 2, Llama 3
 // and Qwen2 tokenizers' reference outputs: it never undercounts them.
 //
-// Thread safety: pure functions.
+// A caller that has the model's tokenizer (the server, through llm::Backend::count_tokens) sets
+// ContextOptions::count_tokens; the budget is then enforced with that counter, and the text is
+// re-checked as a whole after the lines are chosen, because a real tokenizer may merge across
+// line boundaries (the estimate never does).
+//
+// Thread safety: pure functions (count_tokens, when set, is called from the calling thread).
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,8 +47,11 @@ std::vector<Profile> all_profiles();
 struct ContextOptions {
     Profile profile = Profile::kGeneral;
     std::string reference_date;   // YYYY-MM-DD; items after it are left out
-    size_t token_budget = 1500;   // upper bound on estimate_tokens(text)
+    size_t token_budget = 1500;   // upper bound on count_tokens(text) (or the estimate)
     size_t max_note_chars = 600;  // notes are cut to this many bytes (at a UTF-8 boundary)
+    // The model's token counter; when empty, estimate_tokens() is used. It must be
+    // deterministic for the output to be (see the header comment).
+    std::function<size_t(std::string_view)> count_tokens;
 };
 
 struct Citation {
@@ -53,7 +62,9 @@ struct Citation {
 
 struct Context {
     std::string text;
-    size_t estimated_tokens = 0;      // estimate_tokens(text) <= options.token_budget
+    // Tokens of `text` by options.count_tokens when set, else estimate_tokens(text); always
+    // <= options.token_budget.
+    size_t estimated_tokens = 0;
     std::vector<Citation> citations;  // in the order of the text
     size_t n_included = 0;
     size_t n_omitted = 0;  // candidate items that did not fit the budget
