@@ -647,6 +647,8 @@ void LocalBackend::admit(Slot& slot, std::shared_ptr<Job> job) {
     if (donor) {
         Status copied = session.copy_prefix(*donor->session, static_cast<int>(donor_common));
         if (copied.ok()) {
+            logger("llm")->debug("request {}: {} prompt tokens copied from another slot", job->id,
+                                 donor_common);
             reuse = donor_common;
         } else {
             logger("llm")->warn("request {}: prefix copy failed, evaluating the prompt: {}",
