@@ -215,20 +215,15 @@ TEST(CdsHooksPrefetch, SpecExampleGivesThePatient) {
     EXPECT_EQ(record->demographics.birth_date, "1925-12-23");
 }
 
-// A Synthea patient's bundle split the way a client answers the discovery's prefetch
-// templates (a Patient, searchset Bundles per type, a null key) gives the same record as the
-// bundle read whole.
-TEST(CdsHooksPrefetch, SearchsetsOfASyntheaPatient) {
-    const std::string path =
-        shared_data() + "/fhir/synthea/Leta870_Kihn564_5a67c244-3dae-770c-1a41-85790f73b1b1.json";
-    auto whole = interop::read_fhir_file(path);
-    ASSERT_TRUE(whole);
-    ASSERT_EQ(whole->patients.size(), 1u);
-    const interop::PatientRecord& expected = whole->patients[0];
+const std::string kLetaBundle =
+    "/fhir/synthea/Leta870_Kihn564_5a67c244-3dae-770c-1a41-85790f73b1b1.json";
 
-    // Synthea links entries by urn:uuid fullUrls; a FHIR server's search results use
-    // "Type/id" references and absolute fullUrls, so rewrite them that way.
-    json bundle = json::parse(*ward::read_file(path));
+// A patient-view call for a Synthea patient whose bundle is split the way a client answers the
+// discovery's prefetch templates: the Patient, a searchset Bundle per resource type, and a null
+// key. Synthea links entries by urn:uuid fullUrls; a FHIR server's search results use "Type/id"
+// references and absolute fullUrls, so they are rewritten that way.
+json synthea_patient_view(const std::string& patient_id) {
+    json bundle = json::parse(*ward::read_file(shared_data() + kLetaBundle));
     std::map<std::string, std::string> relative;
     for (auto& e : bundle["entry"]) {
         std::string ref = e["resource"]["resourceType"].get<std::string>() + "/" +
@@ -261,11 +256,20 @@ TEST(CdsHooksPrefetch, SearchsetsOfASyntheaPatient) {
     }
     json body = {{"hook", "patient-view"},
                  {"hookInstance", "1b0f6e2c-8d7a-4c3b-a1e9-6f5d4c3b2a10"},
-                 {"context", {{"userId", "Practitioner/1"}, {"patientId", expected.id}}},
+                 {"context", {{"userId", "Practitioner/1"}, {"patientId", patient_id}}},
                  {"prefetch", {{"patient", patient}, {"allergies", nullptr}}}};
     for (auto& [type, set] : by_type) body["prefetch"][type] = set;
+    return body;
+}
 
-    auto request = parse_hook_request(body.dump());
+// The prefetched searchsets give the same record as the bundle read whole.
+TEST(CdsHooksPrefetch, SearchsetsOfASyntheaPatient) {
+    auto whole = interop::read_fhir_file(shared_data() + kLetaBundle);
+    ASSERT_TRUE(whole);
+    ASSERT_EQ(whole->patients.size(), 1u);
+    const interop::PatientRecord& expected = whole->patients[0];
+
+    auto request = parse_hook_request(synthea_patient_view(expected.id).dump());
     ASSERT_TRUE(request) << request.error().to_string();
     interop::ReadReport report;
     auto record = record_from_prefetch(*request, &report);
@@ -479,6 +483,70 @@ TEST(CdsHooksCards, NoDataIsAnEmptyCardsArray) {
     json r = no_data_response();
     ASSERT_TRUE(r["cards"].is_array());
     EXPECT_TRUE(r["cards"].empty());
+}
+
+// A Backend that answers with fixed text.
+class ScriptedBackend : public llm::Backend {
+  public:
+    explicit ScriptedBackend(std::string text) : text_(std::move(text)) {
+        info_.name = "scripted";
+        info_.backend = "local";
+        info_.file_sha256 = std::string(64, 'f');
+        info_.context_length = 4096;
+    }
+    const llm::ModelInfo& info() const override { return info_; }
+    Result<llm::Generation> generate(const llm::Request& request,
+                                     const llm::PieceCallback&) override {
+        llm::Generation g;
+        g.text = text_;
+        g.model = request.model;
+        return g;
+    }
+    size_t count_tokens(std::string_view text) const override { return (text.size() + 3) / 4; }
+    bool ready() const override { return true; }
+    int active() const override { return 0; }
+    int waiting() const override { return 0; }
+
+  private:
+    std::string text_;
+    llm::ModelInfo info_;
+};
+
+// What the server's route does, end to end without HTTP: hook request -> prefetch -> record ->
+// summary -> card.
+TEST(CdsHooksPipeline, PrefetchToSummaryCard) {
+    auto whole = interop::read_fhir_file(shared_data() + kLetaBundle);
+    ASSERT_TRUE(whole);
+    const std::string id = whole->patients.at(0).id;
+    auto request = parse_hook_request(synthea_patient_view(id).dump());
+    ASSERT_TRUE(request) << request.error().to_string();
+    auto record = record_from_prefetch(*request);
+    ASSERT_TRUE(record) << record.error().to_string();
+
+    ScriptedBackend backend("Two active problems [P1][P2]. Medications not documented.");
+    assist::SummaryOptions o;
+    o.model = "scripted";
+    o.reference_date = assist::latest_record_date(*record);
+    auto summary = assist::summarize(*record, backend, o);
+    ASSERT_TRUE(summary) << summary.error().to_string();
+    ASSERT_EQ(summary->citations.size(), 2u);
+
+    json card = summary_cards(*summary, {})["cards"][0];
+    expect_valid_card(card);
+    EXPECT_EQ(card["indicator"], "info");
+    std::string detail = card["detail"];
+    EXPECT_NE(detail.find("- [P1] " + summary->citations[0].label + " (Condition/"),
+              std::string::npos)
+        << detail;
+    EXPECT_NE(card["summary"].get<std::string>().find("2 active problems"), std::string::npos);
+
+    // The same call with an invented citation is a warning naming it.
+    ScriptedBackend inventing("Two active problems [P1][P2]; on metformin [M4].");
+    auto invented = assist::summarize(*record, inventing, o);
+    ASSERT_TRUE(invented);
+    json warning = summary_cards(*invented, {})["cards"][0];
+    EXPECT_EQ(warning["indicator"], "warning");
+    EXPECT_NE(warning["detail"].get<std::string>().find("(M4)"), std::string::npos);
 }
 
 TEST(CdsHooksDiscovery, RequiredFieldsAndPrefetchTemplates) {
