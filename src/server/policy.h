@@ -1,0 +1,94 @@
+// The privacy policy, enforced in one place: every generation the server starts goes through a
+// PolicyBackend wrapped around the chosen model's backend, so no route can skip it.
+//
+// The rule (docs/operations.md, "Privacy policy"):
+//   - text bound for a REMOTE backend is always de-identified first (surrogate mode, with a
+//     surrogate scope private to the request), whoever the caller is;
+//   - callers whose role may not see PHI (researcher, admin) get de-identified input on every
+//     backend, and their output is never re-identified;
+//   - callers whose role may see PHI (clinician, service) get the output of a de-identified
+//     request re-identified: each surrogate the request introduced is put back, also when it is
+//     split across streamed pieces;
+//   - if de-identification fails, the request fails closed: nothing is sent to the model.
+//
+// Thread safety: a PolicyBackend serves one request (it holds that request's surrogate map);
+// the wrapped Backend and the Deidentifier are shared and thread-safe.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deid/deid.h"
+#include "llm/backend.h"
+
+namespace ward::server {
+
+struct PrivacyDecision {
+    bool deidentify_input = false;
+    bool reidentify_output = false;
+};
+PrivacyDecision decide_privacy(bool remote_backend, bool role_sees_phi);
+
+// Counters the policy keeps for /metrics.
+struct PrivacyStats {
+    std::atomic<uint64_t> requests_deidentified{0};
+    std::atomic<uint64_t> failures{0};
+    std::array<std::atomic<uint64_t>, deid::kNumCategories> spans{};
+};
+
+// Puts originals back in place of surrogates in a stream of text pieces. A surrogate counts
+// only as a whole word (no letter or digit right before or after it); text that may still
+// become a surrogate is held back until the next piece or flush().
+class Reidentifier {
+  public:
+    explicit Reidentifier(const std::vector<deid::Replacement>& replacements);
+    // The text that can be released now.
+    std::string push(std::string_view piece);
+    // Everything still held back.
+    std::string flush();
+    // push(text) + flush() on a fresh state.
+    std::string apply(std::string_view text) const;
+    bool empty() const { return map_.empty(); }
+
+  private:
+    std::string drain(bool final);
+    std::vector<std::pair<std::string, std::string>> map_;  // surrogate -> original, longest first
+    std::string buffer_;
+};
+
+class PolicyBackend : public llm::Backend {
+  public:
+    PolicyBackend(llm::Backend& inner, const deid::Deidentifier& deid, PrivacyDecision decision,
+                  PrivacyStats* stats = nullptr);
+    const llm::ModelInfo& info() const override { return inner_.info(); }
+    // De-identifies (when decided), generates, re-identifies (when decided). Errors: those of
+    // the wrapped backend; kInvalidArgument when the text is not UTF-8; kInternal "privacy:
+    // de-identification failed ..." (fail closed) for any other de-identification error.
+    Result<llm::Generation> generate(const llm::Request& request,
+                                     const llm::PieceCallback& on_piece) override;
+    Status check(const llm::Request& request) const override { return inner_.check(request); }
+    size_t count_tokens(std::string_view text) const override { return inner_.count_tokens(text); }
+    bool ready() const override { return inner_.ready(); }
+    int active() const override { return inner_.active(); }
+    int waiting() const override { return inner_.waiting(); }
+
+    // De-identifies `text` in this request's scope (the surrogates are remembered for the
+    // output). Used for the patient context the server sends to researchers.
+    Result<std::string> deidentify(std::string_view text);
+    const PrivacyDecision& decision() const { return decision_; }
+    size_t replacements() const { return replacements_.size(); }
+
+  private:
+    llm::Backend& inner_;
+    const deid::Deidentifier& deid_;
+    PrivacyDecision decision_;
+    PrivacyStats* stats_;
+    std::string scope_;  // random per request: surrogates are not linkable across requests
+    std::vector<deid::Replacement> replacements_;
+};
+
+}  // namespace ward::server
