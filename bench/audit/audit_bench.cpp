@@ -64,7 +64,7 @@ void BM_Append(benchmark::State& state) {
         shared_log = nullptr;
     }
 }
-BENCHMARK(BM_Append)->Threads(1)->Threads(8)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_Append)->Threads(1)->Threads(4)->Threads(16)->UseRealTime()->MinTime(2.0);
 
 void BM_Verify(benchmark::State& state) {
     TempLog t;

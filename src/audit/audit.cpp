@@ -181,15 +181,12 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path) {
     WARD_TRY(db.exec(kSchema));
     std::unique_ptr<AuditLog> log(new AuditLog(path, std::move(db)));
     WARD_ASSIGN_OR_RETURN(AuditHead head, log->head());
+    // A new log starts with a head of seq 0. A missing head for a non-empty log is left
+    // missing: recreating it here would hide a deletion of the newest records; verify()
+    // reports it.
     std::error_code ec;
-    if (!std::filesystem::exists(log->head_path(), ec)) {
-        if (head.seq == 0) {
-            WARD_TRY(write_file_atomic(log->head_path(), format_head(head)));
-        } else {
-            // Recreating it here would hide a deletion of the newest records.
-            logger("audit")->warn("audit: head file {} is missing for a log of {} records",
-                                  log->head_path(), head.seq);
-        }
+    if (head.seq == 0 && !std::filesystem::exists(log->head_path(), ec)) {
+        WARD_TRY(write_file_atomic(log->head_path(), format_head(head)));
     }
     return log;
 }
