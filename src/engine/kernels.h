@@ -33,6 +33,11 @@ using MatmulF32Fn = void (*)(const uint8_t* w, int64_t row_bytes, int64_t n_in, 
                              int64_t r1, const float* x, int t0, int nt, float* y,
                              int64_t y_stride);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+// Attention over an F16 KV cache (halves as IEEE binary16 bits): Σ a[i]·b[i]; y[i] += a·x[i];
+// and float → half, round to nearest even.
+using DotF16Fn = float (*)(const uint16_t* a, const float* b, int64_t n);
+using AxpyF16Fn = void (*)(float a, const uint16_t* x, float* y, int64_t n);
+using ToF16Fn = void (*)(const float* x, uint16_t* out, int64_t n);
 // Reads n bytes (a multiple of 64) as fast as the path can stream them; returns a checksum so
 // the reads cannot be optimised away. The bandwidth probe of `ward bench` uses it.
 using StreamReadFn = uint64_t (*)(const uint8_t* p, int64_t n);
@@ -42,6 +47,9 @@ struct KernelSet {
     MatmulQ8Fn q8[40] = {};    // by ggml type id; null: no integer kernel for the type
     MatmulF32Fn f32[40] = {};  // by ggml type id; null: decode rows and use `dot`
     DotF32Fn dot = nullptr;
+    DotF16Fn dot_f16 = nullptr;
+    AxpyF16Fn axpy_f16 = nullptr;
+    ToF16Fn to_f16 = nullptr;
     StreamReadFn stream_read = nullptr;
 };
 

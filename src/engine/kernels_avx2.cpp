@@ -1,6 +1,7 @@
 // The AVX2 path (AVX2 + FMA + F16C): integer kernels for Q4_0, Q8_0, Q4_K, Q5_K and Q6_K
-// against 8-bit activations, FMA kernels for F16 and F32 weights. Compiled with -mavx2 -mfma
-// -mf16c for this file only; used only when CPUID reports those features.
+// against 8-bit activations, FMA kernels for F16 and F32 weights, and the F16 KV cache's
+// attention steps. Compiled with -mavx2 -mfma -mf16c for this file only; used only when CPUID
+// reports those features.
 #include <immintrin.h>
 
 #include <cmath>
@@ -85,6 +86,38 @@ float dot_avx2(const float* a, const float* b, int64_t n) {
     float s = hsum(_mm256_add_ps(acc0, acc1));
     for (; i < n; ++i) s += a[i] * b[i];
     return s;
+}
+
+// ---- F16 KV cache: halves converted with F16C ---------------------------------------------
+float dot_f16_avx2(const uint16_t* a, const float* b, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 av = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+        acc = _mm256_fmadd_ps(av, _mm256_loadu_ps(b + i), acc);
+    }
+    float s = hsum(acc);
+    for (; i < n; ++i) s += _cvtsh_ss(a[i]) * b[i];
+    return s;
+}
+
+void axpy_f16_avx2(float a, const uint16_t* x, float* y, int64_t n) {
+    const __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, xv, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; ++i) y[i] += a * _cvtsh_ss(x[i]);
+}
+
+void to_f16_avx2(const float* x, uint16_t* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
 // ---- Q4_0: {fp16 d; 16 bytes of nibbles}; w = d·(q − 8) ----------------------------------
@@ -310,6 +343,9 @@ const KernelSet& avx2_kernels() {
         KernelSet k;
         k.quantize_q8 = quantize_q8_avx2;
         k.dot = dot_avx2;
+        k.dot_f16 = dot_f16_avx2;
+        k.axpy_f16 = axpy_f16_avx2;
+        k.to_f16 = to_f16_avx2;
         k.stream_read = stream_read_avx2;
         k.q8[static_cast<int>(TensorType::kQ4_0)] = matmul_q4_0;
         k.q8[static_cast<int>(TensorType::kQ8_0)] = matmul_q8_0;

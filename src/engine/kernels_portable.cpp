@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/kernels.h"
+#include "engine/quant.h"
 
 namespace ward::engine::kernels {
 namespace {
@@ -43,6 +44,20 @@ float dot_portable(const float* a, const float* b, int64_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
+float dot_f16_portable(const uint16_t* a, const float* b, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; ++i) s += fp16_to_f32(a[i]) * b[i];
+    return s;
+}
+
+void axpy_f16_portable(float a, const uint16_t* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_f32(x[i]);
+}
+
+void to_f16_portable(const float* x, uint16_t* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = f32_to_fp16(x[i]);
+}
+
 uint64_t stream_read_portable(const uint8_t* p, int64_t n) {
     uint64_t s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int64_t i = 0; i + 64 <= n; i += 64) {
@@ -62,6 +77,9 @@ const KernelSet& portable_kernels() {
         KernelSet k;
         k.quantize_q8 = quantize_q8_portable;
         k.dot = dot_portable;
+        k.dot_f16 = dot_f16_portable;
+        k.axpy_f16 = axpy_f16_portable;
+        k.to_f16 = to_f16_portable;
         k.stream_read = stream_read_portable;
         return k;
     }();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/kernels.h"
 #include "engine/ops.h"
 
 namespace ward::engine {
@@ -11,6 +12,10 @@ namespace ward::engine {
 namespace {
 const float* f32(const GgufTensor* t) {
     return t ? reinterpret_cast<const float*>(t->data) : nullptr;
+}
+
+size_t kv_element_bytes(KvCacheType type) {
+    return type == KvCacheType::kF16 ? sizeof(uint16_t) : sizeof(float);
 }
 }  // namespace
 
@@ -24,14 +29,16 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     std::unique_ptr<Session> s(new Session());
     s->model_ = std::move(model);
     s->n_ctx_ = n_ctx;
+    s->kv_type_ = options.kv_type;
     s->n_batch_ = std::max(1, options.n_batch);
     s->team_ = options.team;
     if (!s->team_) s->team_ = std::make_shared<WorkerTeam>(options.n_threads);
     s->scratch_.ws.team = s->team_.get();
-    const size_t k_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim;
-    const size_t v_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim_v;
-    s->k_cache_.assign(hp.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * k_row));
-    s->v_cache_.assign(hp.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * v_row));
+    const size_t elem = kv_element_bytes(s->kv_type_);
+    const size_t k_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim * elem;
+    const size_t v_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim_v * elem;
+    s->k_cache_.assign(hp.n_layer, std::vector<uint8_t>(static_cast<size_t>(n_ctx) * k_row));
+    s->v_cache_.assign(hp.n_layer, std::vector<uint8_t>(static_cast<size_t>(n_ctx) * v_row));
     return s;
 }
 
@@ -53,13 +60,17 @@ Status Session::copy_prefix(const Session& from, int n) {
         return resource_exhausted(
             "session: copy_prefix of {} tokens does not fit the context of {}", n, n_ctx_);
     }
+    if (from.kv_type_ != kv_type_) {
+        return invalid_argument("session: copy_prefix between KV caches of different types");
+    }
     if (&from == this) {
         truncate(n);
         return ok_status();
     }
     const HParams& hp = model_->hparams();
-    const size_t k_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim;
-    const size_t v_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim_v;
+    const size_t elem = kv_element_bytes(kv_type_);
+    const size_t k_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim * elem;
+    const size_t v_row = static_cast<size_t>(hp.n_head_kv) * hp.head_dim_v * elem;
     for (int il = 0; il < hp.n_layer; ++il) {
         std::copy_n(from.k_cache_[il].data(), size_t(n) * k_row, k_cache_[il].data());
         std::copy_n(from.v_cache_[il].data(), size_t(n) * v_row, v_cache_[il].data());
@@ -67,6 +78,13 @@ Status Session::copy_prefix(const Session& from, int n) {
     history_.assign(from.history_.begin(), from.history_.begin() + n);
     n_past_ = n;
     return ok_status();
+}
+
+size_t Session::kv_cache_bytes() const {
+    size_t total = 0;
+    for (const auto& k : k_cache_) total += k.size();
+    for (const auto& v : v_cache_) total += v.size();
+    return total;
 }
 
 Status Session::check(std::span<const int32_t> tokens) const {
@@ -124,6 +142,7 @@ void forward(const Model& model, std::span<const ForwardItem> items, ForwardScra
     const int v_dim = hp.n_head_kv * hp.head_dim_v;
     const int o_dim = hp.n_head * hp.head_dim_v;
     const int group = hp.n_head / hp.n_head_kv;
+    const kernels::KernelSet& kern = kernels::active_kernels();
 
     // Rows: every token of every item, item after item; each knows its item and position.
     sc.row_item.clear();
@@ -205,8 +224,19 @@ void forward(const Model& model, std::span<const ForwardItem> items, ForwardScra
                 if (l.k_norm) rms_norm(kh, f32(l.k_norm), kh, hp.head_dim, hp.norm_eps);
                 rope(kh, hp.rope_dims, pos, base, freq_scale, freq_factors, neox);
             }
-            std::memcpy(s.k_cache_[il].data() + size_t(pos) * k_dim, kr, sizeof(float) * k_dim);
-            std::memcpy(s.v_cache_[il].data() + size_t(pos) * v_dim, vr, sizeof(float) * v_dim);
+            if (s.kv_type_ == KvCacheType::kF16) {
+                kern.to_f16(
+                    kr, reinterpret_cast<uint16_t*>(s.k_cache_[il].data()) + size_t(pos) * k_dim,
+                    k_dim);
+                kern.to_f16(
+                    vr, reinterpret_cast<uint16_t*>(s.v_cache_[il].data()) + size_t(pos) * v_dim,
+                    v_dim);
+            } else {
+                std::memcpy(reinterpret_cast<float*>(s.k_cache_[il].data()) + size_t(pos) * k_dim,
+                            kr, sizeof(float) * k_dim);
+                std::memcpy(reinterpret_cast<float*>(s.v_cache_[il].data()) + size_t(pos) * v_dim,
+                            vr, sizeof(float) * v_dim);
+            }
         }
 
         // Attention, one (row, head) pair per task: scores over the positions the row sees in
@@ -216,25 +246,40 @@ void forward(const Model& model, std::span<const ForwardItem> items, ForwardScra
             const int r = static_cast<int>(task / hp.n_head);
             const int h = static_cast<int>(task % hp.n_head);
             const Session& s = *items[sc.row_item[r]].session;
-            const float* kc = s.k_cache_[il].data();
-            const float* vc = s.v_cache_[il].data();
             const int pos = sc.row_pos[r];
             const int first = sliding ? std::max(0, pos - hp.sliding_window + 1) : 0;
             const int n = pos - first + 1;
             scores.resize(size_t(n));
             const float* qh = sc.q.data() + size_t(r) * q_dim + size_t(h) * hp.head_dim;
-            const int kvh = h / group;
+            float* out = sc.att.data() + size_t(r) * o_dim + size_t(h) * hp.head_dim_v;
+            std::fill(out, out + hp.head_dim_v, 0.0f);
+            // Head kvh of position j: K at j * k_dim + kvh * head_dim (V likewise).
+            const size_t k_off = size_t(first) * k_dim + size_t(h / group) * hp.head_dim;
+            const size_t v_off = size_t(first) * v_dim + size_t(h / group) * hp.head_dim_v;
+            if (s.kv_type_ == KvCacheType::kF16) {
+                const auto* kc = reinterpret_cast<const uint16_t*>(s.k_cache_[il].data()) + k_off;
+                const auto* vc = reinterpret_cast<const uint16_t*>(s.v_cache_[il].data()) + v_off;
+                for (int j = 0; j < n; ++j) {
+                    scores[j] =
+                        kern.dot_f16(kc + size_t(j) * k_dim, qh, hp.head_dim) * hp.attn_scale;
+                }
+                softmax(scores.data(), n);
+                for (int j = 0; j < n; ++j) {
+                    kern.axpy_f16(scores[j], vc + size_t(j) * v_dim, out, hp.head_dim_v);
+                }
+                return;
+            }
+            const auto* kc = reinterpret_cast<const float*>(s.k_cache_[il].data()) + k_off;
+            const auto* vc = reinterpret_cast<const float*>(s.v_cache_[il].data()) + v_off;
             for (int j = 0; j < n; ++j) {
-                const float* kj = kc + size_t(first + j) * k_dim + size_t(kvh) * hp.head_dim;
+                const float* kj = kc + size_t(j) * k_dim;
                 float dot = 0;
                 for (int i = 0; i < hp.head_dim; ++i) dot += qh[i] * kj[i];
                 scores[j] = dot * hp.attn_scale;
             }
             softmax(scores.data(), n);
-            float* out = sc.att.data() + size_t(r) * o_dim + size_t(h) * hp.head_dim_v;
-            std::fill(out, out + hp.head_dim_v, 0.0f);
             for (int j = 0; j < n; ++j) {
-                const float* vj = vc + size_t(first + j) * v_dim + size_t(kvh) * hp.head_dim_v;
+                const float* vj = vc + size_t(j) * v_dim;
                 const float p = scores[j];
                 for (int i = 0; i < hp.head_dim_v; ++i) out[i] += p * vj[i];
             }

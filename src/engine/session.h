@@ -47,6 +47,10 @@ void forward(const Model& model, std::span<const ForwardItem> items, ForwardScra
 
 }  // namespace detail
 
+// How the KV cache stores keys and values: F16 halves its memory (the default; attention
+// converts with F16C on x86), F32 keeps them exact.
+enum class KvCacheType { kF16, kF32 };
+
 struct SessionOptions {
     int n_ctx = 0;      // context length in tokens; 0: min(the model's training context, 4096)
     int n_threads = 0;  // 0: the machine's hardware threads
@@ -54,6 +58,7 @@ struct SessionOptions {
     // A worker team to share between sessions; when null the session makes its own of
     // n_threads (the calling thread counts as one).
     std::shared_ptr<WorkerTeam> team;
+    KvCacheType kv_type = KvCacheType::kF16;
 };
 
 class Session {
@@ -72,6 +77,9 @@ class Session {
 
     int n_past() const { return n_past_; }
     int n_ctx() const { return n_ctx_; }
+    KvCacheType kv_type() const { return kv_type_; }
+    // Bytes of the KV cache (allocated at creation for the whole context).
+    size_t kv_cache_bytes() const;
     const Model& model() const { return *model_; }
     std::span<const int32_t> history() const { return history_; }
     // The worker team this session's own eval() runs on.
@@ -96,11 +104,13 @@ class Session {
     std::shared_ptr<const Model> model_;
     std::shared_ptr<WorkerTeam> team_;
     int n_ctx_ = 0;
+    KvCacheType kv_type_ = KvCacheType::kF16;
     int n_batch_ = 0;
     int n_past_ = 0;
     std::vector<int32_t> history_;
-    // KV cache per layer: [n_ctx, n_head_kv * head_dim] and [n_ctx, n_head_kv * head_dim_v].
-    std::vector<std::vector<float>> k_cache_, v_cache_;
+    // KV cache per layer: [n_ctx, n_head_kv * head_dim] and [n_ctx, n_head_kv * head_dim_v],
+    // elements of kv_type_ (IEEE half bits or float), as raw bytes.
+    std::vector<std::vector<uint8_t>> k_cache_, v_cache_;
     // Scratch of this session's own eval() (empty while only a BatchEvaluator drives it).
     detail::ForwardScratch scratch_;
     std::vector<float> logits_;
