@@ -228,18 +228,29 @@ Result<Summary> summarize(const interop::PatientRecord& record, llm::Backend& ba
     interop::ContextOptions copts;
     copts.profile = options.profile;
     copts.reference_date = reference_date;
-    copts.token_budget = budget;
     copts.count_tokens = count;
-    auto context = interop::build_context(record, copts);
-    if (!context) return context.error().with_context("summary");
-
     llm::Request request;
     request.model = options.model;
-    request.messages = summary_messages(options.profile, context->text);
     request.params.max_tokens = options.max_tokens;
     request.params.temperature = options.temperature;
     request.deadline = options.deadline;
     request.cancelled = options.cancelled;
+    Result<interop::Context> context = interop::Context{};
+    for (int attempt = 0;; ++attempt) {
+        copts.token_budget = budget;
+        context = interop::build_context(record, copts);
+        if (!context) return context.error().with_context("summary");
+        request.messages = summary_messages(options.profile, context->text);
+        // An automatic budget assumed kTemplateReserve tokens for the chat template; when the
+        // backend's own rendering says the prompt does not fit after all, shrink and rebuild.
+        // Other errors are left to generate(), which makes the same checks.
+        if (options.token_budget != 0 || attempt == kMaxBudgetRetries) break;
+        Status fits = backend.check(request);
+        if (fits.code() != StatusCode::kResourceExhausted) break;
+        size_t cut = std::max<size_t>(kTemplateReserve, budget / 8);
+        if (cut >= budget) break;
+        budget -= cut;
+    }
     auto generation = backend.generate(request, on_piece);
     if (!generation) return generation.error().with_context("summary");
 

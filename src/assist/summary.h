@@ -43,7 +43,9 @@ struct SummaryOptions {
     std::string reference_date;
     // Tokens for the context text. 0: what fits the model's context window after max_tokens,
     // the instructions and a reserve for the chat template, counted with
-    // Backend::count_tokens (a model whose context length is unknown gets kDefaultBudget).
+    // Backend::count_tokens (a model whose context length is unknown gets kDefaultBudget);
+    // the whole prompt is then checked with Backend::check, and when the chat template needs
+    // more than the reserve the budget shrinks by an eighth (at most kMaxBudgetRetries times).
     size_t token_budget = 0;
     int max_tokens = 400;
     float temperature = 0;  // deterministic
@@ -55,6 +57,7 @@ struct SummaryOptions {
 inline constexpr size_t kDefaultBudget = 1500;
 // Tokens kept free for the chat template's role markers around the two messages.
 inline constexpr size_t kTemplateReserve = 64;
+inline constexpr int kMaxBudgetRetries = 3;
 
 // Counts of what the record holds as of the reference date (not only what fitted the context):
 // the card's one-line summary uses them.

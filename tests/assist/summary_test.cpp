@@ -64,6 +64,19 @@ class FakeBackend : public llm::Backend {
         if (on_piece) on_piece(llm::Piece{g.text});
         return g;
     }
+    // Like LocalBackend::check: the rendered prompt (messages plus the template's markers) and
+    // max_tokens must fit the context.
+    Status check(const llm::Request& request) const override {
+        ++checks_;
+        size_t prompt = template_tokens_;
+        for (const auto& m : request.messages) prompt += count_tokens(m.content);
+        if (prompt + static_cast<size_t>(request.params.max_tokens) >
+            static_cast<size_t>(info_.context_length)) {
+            return resource_exhausted("prompt of {} tokens does not fit the context of {}", prompt,
+                                      info_.context_length);
+        }
+        return ok_status();
+    }
     size_t count_tokens(std::string_view text) const override { return quarter_bytes(text); }
     bool ready() const override { return true; }
     int active() const override { return 0; }
@@ -73,6 +86,8 @@ class FakeBackend : public llm::Backend {
     Status error_;
     llm::Request last_;
     int calls_ = 0;
+    mutable int checks_ = 0;
+    size_t template_tokens_ = 0;  // tokens of the chat template's markers
     llm::ModelInfo info_;
 
   private:
@@ -211,6 +226,37 @@ TEST(Summary, BudgetFitsTheModelWindowCountedByTheBackend) {
     ASSERT_FALSE(small);
     EXPECT_EQ(small.error().code(), StatusCode::kResourceExhausted);
     EXPECT_EQ(tiny.calls_, 0);
+}
+
+// A chat template that takes more than kTemplateReserve: the automatic budget shrinks until
+// the backend says the prompt fits.
+TEST(Summary, AutomaticBudgetShrinksWhenTheTemplateNeedsMore) {
+    auto record = load_patient(kLeta);
+    FakeBackend backend(/*context_length=*/1200);
+    backend.template_tokens_ = 250;
+    SummaryOptions o = options();
+    o.max_tokens = 300;
+    auto s = summarize(record, backend, o);
+    ASSERT_TRUE(s) << s.error().to_string();
+    EXPECT_GT(backend.checks_, 1);
+    EXPECT_EQ(backend.calls_, 1);
+    EXPECT_TRUE(backend.check(backend.last_).ok());
+    EXPECT_LE(s->context_tokens, s->token_budget);
+
+    FakeBackend roomy(/*context_length=*/1200);
+    auto plain = summarize(record, roomy, o);
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(roomy.checks_, 1);
+    EXPECT_LT(s->token_budget, plain->token_budget);
+
+    // An explicit budget is the caller's: not shrunk, not checked here.
+    FakeBackend fixed(/*context_length=*/1200);
+    fixed.template_tokens_ = 250;
+    o.token_budget = 700;
+    auto explicit_budget = summarize(record, fixed, o);
+    ASSERT_TRUE(explicit_budget);
+    EXPECT_EQ(explicit_budget->token_budget, 700u);
+    EXPECT_EQ(fixed.checks_, 0);
 }
 
 TEST(Summary, BackendErrorsKeepTheirCode) {
