@@ -65,6 +65,37 @@ class AuditLogTest : public ::testing::Test {
         ASSERT_TRUE(db->exec(statement).ok()) << statement;
     }
 
+    static std::vector<StoredRecord> rows(const AuditLog& log) {
+        std::vector<StoredRecord> out;
+        Status s = log.for_each([&](const StoredRecord& r) {
+            out.push_back(r);
+            return ok_status();
+        });
+        EXPECT_TRUE(s.ok()) << s.to_string();
+        return out;
+    }
+
+    // verify() that must run and must find a problem.
+    static VerifyReport broken(const AuditLog& log) {
+        auto report = log.verify();
+        EXPECT_TRUE(report.has_value()) << report.error().to_string();
+        if (!report.has_value()) return {};
+        EXPECT_FALSE(report->ok);
+        return *report;
+    }
+
+    // Replaces record `seq` with `forged` and a hash recomputed over it, as an attacker who
+    // knows the scheme would.
+    void forge(const StoredRecord& original, const AuditRecord& forged) {
+        std::string json = canonical_json(original.seq, forged);
+        auto db = Database::open(path_);
+        ASSERT_TRUE(db.has_value());
+        auto st = db->prepare("UPDATE audit_log SET record = ?, hash = ? WHERE seq = ?");
+        ASSERT_TRUE(st.has_value());
+        st->bind(1, json).bind(2, chain_hash(original.prev_hash, json)).bind(3, original.seq);
+        ASSERT_TRUE(st->run().ok());
+    }
+
     fs::path dir_;
     std::string path_;
 };
@@ -96,12 +127,7 @@ TEST_F(AuditLogTest, AppendsChainFromGenesis) {
     EXPECT_EQ(head->seq, 2);
     EXPECT_EQ(head->hash, second->hash);
     // Stored rows chain: record 2's prev_hash is record 1's hash.
-    std::vector<StoredRecord> rows;
-    ASSERT_TRUE(log->for_each([&](const StoredRecord& s) {
-                       rows.push_back(s);
-                       return ok_status();
-                   })
-                    .ok());
+    std::vector<StoredRecord> rows = this->rows(*log);
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].prev_hash, kGenesisHash);
     EXPECT_EQ(rows[1].prev_hash, rows[0].hash);
@@ -179,85 +205,52 @@ TEST_F(AuditLogTest, EditedRowIsNamed) {
     auto log = open_with(20);
     sql("UPDATE audit_log SET record = replace(record, '\"http_status\":200', "
         "'\"http_status\":201') WHERE seq = 17");
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 17);
-    EXPECT_EQ(report->problem, "record 17: hash mismatch (edited)");
-    EXPECT_EQ(report->records, 16);
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 17);
+    EXPECT_EQ(report.problem, "record 17: hash mismatch (edited)");
+    EXPECT_EQ(report.records, 16);
 }
 
 TEST_F(AuditLogTest, EditedRowWithRecomputedHashBreaksTheNextLink) {
     auto log = open_with(20);
     // The attacker also fixes record 5's hash; record 6 still points at the old one.
-    std::vector<StoredRecord> rows;
-    ASSERT_TRUE(log->for_each([&](const StoredRecord& s) {
-                       rows.push_back(s);
-                       return ok_status();
-                   })
-                    .ok());
+    std::vector<StoredRecord> rows = this->rows(*log);
     AuditRecord forged = rows[4].record;
     forged.principal_id = "someone-else";
-    std::string json = canonical_json(5, forged);
-    std::string hash = chain_hash(rows[4].prev_hash, json);
-    auto db = Database::open(path_);
-    ASSERT_TRUE(db.has_value());
-    auto st = db->prepare("UPDATE audit_log SET record = ?, hash = ? WHERE seq = 5");
-    ASSERT_TRUE(st.has_value());
-    st->bind(1, json).bind(2, hash);
-    ASSERT_TRUE(st->run().ok());
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 6);
-    EXPECT_NE(report->problem.find("record 6: prev_hash does not match"), std::string::npos)
-        << report->problem;
+    forge(rows[4], forged);
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 6);
+    EXPECT_NE(report.problem.find("record 6: prev_hash does not match"), std::string::npos)
+        << report.problem;
 }
 
 TEST_F(AuditLogTest, RewrittenTailIsCaughtByTheHead) {
     auto log = open_with(5);
     // Rewrite record 5 and recompute its hash: the chain is valid, only the head disagrees.
-    std::vector<StoredRecord> rows;
-    ASSERT_TRUE(log->for_each([&](const StoredRecord& s) {
-                       rows.push_back(s);
-                       return ok_status();
-                   })
-                    .ok());
+    std::vector<StoredRecord> rows = this->rows(*log);
     AuditRecord forged = rows[4].record;
     forged.http_status = 200;
     forged.output_sha256 = crypto::sha256_hex("something else");
-    std::string json = canonical_json(5, forged);
-    auto db = Database::open(path_);
-    ASSERT_TRUE(db.has_value());
-    auto st = db->prepare("UPDATE audit_log SET record = ?, hash = ? WHERE seq = 5");
-    ASSERT_TRUE(st.has_value());
-    st->bind(1, json).bind(2, chain_hash(rows[4].prev_hash, json));
-    ASSERT_TRUE(st->run().ok());
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 5);
-    EXPECT_NE(report->problem.find("differs from the head"), std::string::npos) << report->problem;
+    forge(rows[4], forged);
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 5);
+    EXPECT_NE(report.problem.find("differs from the head"), std::string::npos) << report.problem;
 }
 
 TEST_F(AuditLogTest, DeletedMiddleRowIsNamed) {
     auto log = open_with(20);
     sql("DELETE FROM audit_log WHERE seq = 17");
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 17);
-    EXPECT_EQ(report->problem, "record 17 is missing (deleted)");
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 17);
+    EXPECT_EQ(report.problem, "record 17 is missing (deleted)");
 }
 
 TEST_F(AuditLogTest, DeletedFirstRowsAreNamed) {
     auto log = open_with(5);
     sql("DELETE FROM audit_log WHERE seq <= 2");
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 1);
-    EXPECT_EQ(report->problem, "records 1 to 2 are missing (deleted)");
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 1);
+    EXPECT_EQ(report.problem, "records 1 to 2 are missing (deleted)");
 }
 
 TEST_F(AuditLogTest, SwappedRowsAreDetected) {
@@ -265,34 +258,27 @@ TEST_F(AuditLogTest, SwappedRowsAreDetected) {
     sql("UPDATE audit_log SET seq = 100 WHERE seq = 3;"
         "UPDATE audit_log SET seq = 3 WHERE seq = 4;"
         "UPDATE audit_log SET seq = 4 WHERE seq = 100;");
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 3);
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 3);
 }
 
 TEST_F(AuditLogTest, DeletedLastRowsAreDetectedThroughTheHead) {
     auto log = open_with(19);
     sql("DELETE FROM audit_log WHERE seq > 17");
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 18);
-    EXPECT_EQ(report->problem, "the last 2 records are missing (head says 19, log ends at 17)");
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 18);
+    EXPECT_EQ(report.problem, "the last 2 records are missing (head says 19, log ends at 17)");
     sql("DELETE FROM audit_log WHERE seq > 16");
-    report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_EQ(report->problem, "the last 3 records are missing (head says 19, log ends at 16)");
+    report = broken(*log);
+    EXPECT_EQ(report.problem, "the last 3 records are missing (head says 19, log ends at 16)");
 }
 
 TEST_F(AuditLogTest, MissingHeadIsReported) {
     auto log = open_with(3);
     fs::remove(path_ + ".head");
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->records, 3);
-    EXPECT_NE(report->problem.find("is missing"), std::string::npos) << report->problem;
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.records, 3);
+    EXPECT_NE(report.problem.find("is missing"), std::string::npos) << report.problem;
     // Reopening does not quietly recreate it for a non-empty log.
     log.reset();
     auto reopened = AuditLog::open(path_);
@@ -306,10 +292,8 @@ TEST_F(AuditLogTest, RowsBeyondTheHeadAreReported) {
     ASSERT_TRUE(old_head.has_value());
     ASSERT_TRUE(log->append(record(4)).has_value());
     ASSERT_TRUE(write_file_atomic(path_ + ".head", *old_head).ok());
-    auto report = log->verify();
-    ASSERT_TRUE(report.has_value());
-    EXPECT_FALSE(report->ok);
-    EXPECT_EQ(report->first_bad_seq, 4);
+    VerifyReport report = broken(*log);
+    EXPECT_EQ(report.first_bad_seq, 4);
 }
 
 TEST_F(AuditLogTest, ReopenContinuesTheChain) {
@@ -325,13 +309,7 @@ TEST_F(AuditLogTest, ReopenContinuesTheChain) {
     auto id = (*log)->append(record(5));
     ASSERT_TRUE(id.has_value());
     EXPECT_EQ(id->seq, 5);
-    std::vector<StoredRecord> rows;
-    ASSERT_TRUE((*log)
-                    ->for_each([&](const StoredRecord& s) {
-                        rows.push_back(s);
-                        return ok_status();
-                    })
-                    .ok());
+    std::vector<StoredRecord> rows = this->rows(**log);
     ASSERT_EQ(rows.size(), 5u);
     EXPECT_EQ(rows[4].prev_hash, last_hash);
     auto report = (*log)->verify();
