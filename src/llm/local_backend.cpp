@@ -295,7 +295,7 @@ struct LocalBackend::Slot {
     bool sampled_any = false;
 };
 
-LocalBackend::LocalBackend() = default;
+LocalBackend::LocalBackend(Key) {}
 
 Result<std::unique_ptr<LocalBackend>> LocalBackend::create(const LocalBackendOptions& options) {
     const std::string where = fmt::format("local backend '{}'", options.name);
@@ -319,7 +319,7 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::create(const LocalBackendOpt
         return Status(model.error().code(), fmt::format("{}: {}", where, model.error().message()));
     }
 
-    std::unique_ptr<LocalBackend> backend(new LocalBackend());
+    auto backend = std::make_unique<LocalBackend>(Key());
     backend->model_ = std::move(*model);
     const engine::Model& m = *backend->model_;
     const Tokenizer& tok = m.tokenizer();

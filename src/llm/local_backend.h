@@ -81,6 +81,13 @@ class LocalBackend : public Backend {
     // unknown chat template name, or a GGUF chat template of no known family (the message lists
     // the names to choose from).
     static Result<std::unique_ptr<LocalBackend>> create(const LocalBackendOptions& options);
+
+    // Only create() can make the key: construction goes through it.
+    class Key {
+        friend class LocalBackend;
+        Key() = default;
+    };
+    explicit LocalBackend(Key);
     ~LocalBackend() override;
     LocalBackend(const LocalBackend&) = delete;
     LocalBackend& operator=(const LocalBackend&) = delete;
@@ -112,7 +119,6 @@ class LocalBackend : public Backend {
     struct Job;
     struct Slot;
 
-    LocalBackend();
     Status validate(const Request& request) const;
     // Prompt tokens `session` already holds, at most all but the last prompt token.
     static size_t common_prefix(const engine::Session& session, std::span<const int32_t> prompt);
