@@ -23,6 +23,7 @@ struct ServeArgs {
     int slots = 0;
     int context = 0;
     int threads = -1;
+    std::string chat_template;
 };
 
 // TOML for the models given with --model: one [models.<file stem>] table each.
@@ -41,6 +42,9 @@ Result<std::string> model_tables(const ServeArgs& a) {
         if (a.slots > 0) toml += fmt::format("slots = {}\n", a.slots);
         if (a.context > 0) toml += fmt::format("context = {}\n", a.context);
         if (a.threads >= 0) toml += fmt::format("threads = {}\n", a.threads);
+        if (!a.chat_template.empty()) {
+            toml += fmt::format("chat_template = \"{}\"\n", a.chat_template);
+        }
     }
     return toml;
 }
@@ -111,6 +115,17 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
         ->check(CLI::Range(16, 1 << 20));
     sub->add_option("-t,--threads", args->threads, "Threads of each --model (0: all cores)")
         ->check(CLI::Range(0, 1024));
+    sub->add_option("--chat-template", args->chat_template,
+                    "Chat template of each --model when its GGUF has none (llama2, chatml, ...)")
+        ->check([](const std::string& v) {
+            for (char c : v) {
+                if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' &&
+                    c != '.') {
+                    return std::string("a template name");
+                }
+            }
+            return std::string();
+        });
     set_action(sub, ctx, [&ctx, args] { return serve(ctx, *args); });
 }
 

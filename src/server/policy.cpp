@@ -95,15 +95,39 @@ std::string Reidentifier::drain(bool final) {
     return out;
 }
 
-PolicyBackend::PolicyBackend(llm::Backend& inner, const deid::Deidentifier& deid,
-                             PrivacyDecision decision, PrivacyStats* stats)
-    : inner_(inner),
-      deid_(deid),
-      decision_(decision),
-      stats_(stats),
-      scope_("request:" + crypto::to_hex(crypto::random_bytes(16))) {}
+PrivacyScope::PrivacyScope(const deid::Deidentifier& deid, PrivacyStats* stats)
+    : deid_(deid), stats_(stats), scope_("request:" + crypto::to_hex(crypto::random_bytes(16))) {}
 
-Result<std::string> PolicyBackend::deidentify(std::string_view text) {
+void PrivacyScope::add_known(std::string original, std::string placeholder) {
+    if (original.size() < 3) return;
+    for (const auto& [o, p] : known_) {
+        if (o == original) return;
+    }
+    known_.emplace_back(std::move(original), std::move(placeholder));
+    std::sort(known_.begin(), known_.end(),
+              [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+}
+
+Result<std::string> PrivacyScope::deidentify(std::string_view input) {
+    std::string text(input);
+    for (const auto& [original, placeholder] : known_) {
+        bool used = false;
+        size_t at = 0;
+        while ((at = text.find(original, at)) != std::string::npos) {
+            const size_t end = at + original.size();
+            const bool starts = at == 0 || !is_word_byte(static_cast<unsigned char>(text[at - 1]));
+            const bool ends =
+                end == text.size() || !is_word_byte(static_cast<unsigned char>(text[end]));
+            if (starts && ends) {
+                text.replace(at, original.size(), placeholder);
+                at += placeholder.size();
+                used = true;
+            } else {
+                at = end;
+            }
+        }
+        if (used) replacements_.push_back({placeholder, original, deid::Category::kId});
+    }
     auto r = deid_.deidentify(text, deid::Mode::kSurrogate, scope_);
     if (!r.ok()) {
         if (stats_) stats_->failures.fetch_add(1, std::memory_order_relaxed);
@@ -123,23 +147,27 @@ Result<std::string> PolicyBackend::deidentify(std::string_view text) {
     return std::move(r->text);
 }
 
+PolicyBackend::PolicyBackend(llm::Backend& inner, const deid::Deidentifier& deid,
+                             PrivacyDecision decision, PrivacyStats* stats)
+    : inner_(inner), decision_(decision), stats_(stats), scope_(deid, stats) {}
+
 Result<llm::Generation> PolicyBackend::generate(const llm::Request& request,
                                                 const llm::PieceCallback& on_piece) {
     if (!decision_.deidentify_input) return inner_.generate(request, on_piece);
 
     llm::Request safe = request;
     for (auto& m : safe.messages) {
-        WARD_ASSIGN_OR_RETURN(m.content, deidentify(m.content));
+        WARD_ASSIGN_OR_RETURN(m.content, scope_.deidentify(m.content));
     }
     if (safe.prompt) {
-        WARD_ASSIGN_OR_RETURN(*safe.prompt, deidentify(*safe.prompt));
+        WARD_ASSIGN_OR_RETURN(*safe.prompt, scope_.deidentify(*safe.prompt));
     }
     if (stats_) stats_->requests_deidentified.fetch_add(1, std::memory_order_relaxed);
 
-    if (!decision_.reidentify_output || replacements_.empty()) {
+    if (!decision_.reidentify_output || scope_.replacements().empty()) {
         return inner_.generate(safe, on_piece);
     }
-    Reidentifier reid(replacements_);
+    Reidentifier reid(scope_.replacements());
     llm::PieceCallback wrapped;
     if (on_piece) {
         wrapped = [&](const llm::Piece& piece) {

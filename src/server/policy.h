@@ -60,14 +60,38 @@ class Reidentifier {
     std::string buffer_;
 };
 
+// One request's de-identification scope: a random surrogate scope (surrogates are not linkable
+// across requests), the identifiers the server knows for certain, and every replacement made,
+// so that the output can be re-identified.
+class PrivacyScope {
+  public:
+    PrivacyScope(const deid::Deidentifier& deid, PrivacyStats* stats);
+    // An identifier known for certain (the patient's name, id, MRN): every whole-word
+    // occurrence becomes `placeholder` before the detector runs, because a detector can miss
+    // what the record states outright (Synthea's "Bibi254 Schowalter414"). Values shorter than
+    // 3 bytes are ignored.
+    void add_known(std::string original, std::string placeholder);
+    // Replaces the known identifiers, then de-identifies (surrogate mode). Errors:
+    // kInvalidArgument when the text is not UTF-8; kInternal "privacy: de-identification
+    // failed ..." for any other failure (the caller must fail closed).
+    Result<std::string> deidentify(std::string_view text);
+    const std::vector<deid::Replacement>& replacements() const { return replacements_; }
+
+  private:
+    const deid::Deidentifier& deid_;
+    PrivacyStats* stats_;
+    std::string scope_;
+    std::vector<std::pair<std::string, std::string>> known_;  // original -> placeholder
+    std::vector<deid::Replacement> replacements_;
+};
+
 class PolicyBackend : public llm::Backend {
   public:
     PolicyBackend(llm::Backend& inner, const deid::Deidentifier& deid, PrivacyDecision decision,
                   PrivacyStats* stats = nullptr);
     const llm::ModelInfo& info() const override { return inner_.info(); }
     // De-identifies (when decided), generates, re-identifies (when decided). Errors: those of
-    // the wrapped backend; kInvalidArgument when the text is not UTF-8; kInternal "privacy:
-    // de-identification failed ..." (fail closed) for any other de-identification error.
+    // the wrapped backend and of PrivacyScope::deidentify (nothing is sent then).
     Result<llm::Generation> generate(const llm::Request& request,
                                      const llm::PieceCallback& on_piece) override;
     Status check(const llm::Request& request) const override { return inner_.check(request); }
@@ -76,19 +100,14 @@ class PolicyBackend : public llm::Backend {
     int active() const override { return inner_.active(); }
     int waiting() const override { return inner_.waiting(); }
 
-    // De-identifies `text` in this request's scope (the surrogates are remembered for the
-    // output). Used for the patient context the server sends to researchers.
-    Result<std::string> deidentify(std::string_view text);
     const PrivacyDecision& decision() const { return decision_; }
-    size_t replacements() const { return replacements_.size(); }
+    PrivacyScope& scope() { return scope_; }
 
   private:
     llm::Backend& inner_;
-    const deid::Deidentifier& deid_;
     PrivacyDecision decision_;
     PrivacyStats* stats_;
-    std::string scope_;  // random per request: surrogates are not linkable across requests
-    std::vector<deid::Replacement> replacements_;
+    PrivacyScope scope_;
 };
 
 }  // namespace ward::server

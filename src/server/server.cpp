@@ -183,6 +183,22 @@ std::string sha256_of(std::string_view text) {
     return crypto::sha256_hex(text);
 }
 
+// What the record states about who the patient is: replaced by placeholders before any
+// de-identification, so that a name the detector does not know still never leaves.
+void add_patient_identifiers(PrivacyScope& scope, const interop::PatientRecord& record) {
+    const interop::Demographics& d = record.demographics;
+    scope.add_known(d.display_name(), "[PATIENT NAME]");
+    scope.add_known(d.family_name, "[PATIENT FAMILY NAME]");
+    for (size_t i = 0; i < d.given_names.size(); ++i) {
+        scope.add_known(d.given_names[i], i == 0 ? std::string("[PATIENT GIVEN NAME]")
+                                                 : fmt::format("[PATIENT GIVEN NAME {}]", i + 1));
+    }
+    scope.add_known(record.id, "[PATIENT ID]");
+    for (size_t i = 0; i < d.identifiers.size(); ++i) {
+        scope.add_known(d.identifiers[i].value, fmt::format("[PATIENT IDENTIFIER {}]", i + 1));
+    }
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -851,9 +867,9 @@ Status Server::Impl::patient_context(const httplib::Request& req, httplib::Respo
     const bool phi = sees_phi(call->principal->role);
     std::string text = ctx.text;
     if (!phi) {
-        WARD_ASSIGN_OR_RETURN(
-            auto d, deid->deidentify(text, deid::Mode::kSurrogate, "request:" + call->request_id));
-        text = std::move(d.text);
+        PrivacyScope scope(*deid, &privacy);
+        add_patient_identifiers(scope, record);
+        WARD_ASSIGN_OR_RETURN(text, scope.deidentify(text));
         call->record.safety_flags.push_back("deidentified");
     }
     call->record.output_sha256 = sha256_of(text);
@@ -880,7 +896,10 @@ Result<assist::Summary> Server::Impl::run_summary(const interop::PatientRecord& 
     const bool remote = backend->info().backend == "remote";
     PolicyBackend policy(*backend, *deid, decide_privacy(remote, sees_phi(principal.role)),
                          &privacy);
-    if (policy.decision().deidentify_input) call.record.safety_flags.push_back("deidentified");
+    if (policy.decision().deidentify_input) {
+        call.record.safety_flags.push_back("deidentified");
+        add_patient_identifiers(policy.scope(), record);
+    }
     WARD_ASSIGN_OR_RETURN(Ticket ticket, admit(backend));
     auto cancelled = new_cancel_flag();
     assist::SummaryOptions o;

@@ -125,6 +125,32 @@ TEST(PolicyBackend, ClinicianOnLocalIsUntouched) {
     EXPECT_EQ(local.seen.messages[0].content, kNote);
 }
 
+TEST(PolicyBackend, KnownIdentifiersNeverLeaveEvenWhenTheDetectorMissesThem) {
+    auto deid = make_deid();
+    FakeBackend remote("remote");
+    PolicyBackend policy(remote, *deid, decide_privacy(true, true));
+    policy.scope().add_known("Bibi254 Schowalter414", "[PATIENT NAME]");
+    policy.scope().add_known("Bibi254", "[PATIENT GIVEN NAME]");
+    policy.scope().add_known("475d72ca-91c7", "[PATIENT ID]");
+    const std::string note =
+        "Bibi254 Schowalter414 (id 475d72ca-91c7) came in; Bibi254 is well. "
+        "Bibi2540 is someone else.";
+    llm::Request req;
+    req.messages = {{"user", note}};
+    std::string streamed;
+    auto g = policy.generate(req, [&](const llm::Piece& p) {
+        streamed += p.text;
+        return true;
+    });
+    ASSERT_TRUE(g.ok());
+    const std::string& sent = remote.seen.messages[0].content;
+    EXPECT_EQ(sent.find("Bibi254 "), std::string::npos) << sent;
+    EXPECT_EQ(sent.find("475d72ca"), std::string::npos) << sent;
+    EXPECT_NE(sent.find("[PATIENT NAME]"), std::string::npos) << sent;
+    EXPECT_EQ(g->text, note);
+    EXPECT_EQ(streamed, note);
+}
+
 TEST(PolicyBackend, FailsClosedWhenDeidentificationFails) {
     auto deid = make_deid();
     FakeBackend remote("remote");
