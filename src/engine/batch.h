@@ -34,7 +34,8 @@ struct BatchItem {
 class BatchEvaluator {
   public:
     // team: the worker team the forward pass runs on (shared with nothing else running
-    // concurrently). max_rows: most rows (sum of tokens) per call.
+    // concurrently; null: the calling thread alone). max_rows: most rows (sum of tokens) per
+    // call (values below 1 count as 1).
     BatchEvaluator(std::shared_ptr<const Model> model, std::shared_ptr<WorkerTeam> team,
                    int max_rows = 512);
     BatchEvaluator(const BatchEvaluator&) = delete;

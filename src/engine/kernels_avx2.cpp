@@ -120,54 +120,91 @@ void to_f16_avx2(const float* x, uint16_t* out, int64_t n) {
     for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-// ---- Q4_0: {fp16 d; 16 bytes of nibbles}; w = d·(q − 8) ----------------------------------
-void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
-                 int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
-    for (int64_t r = r0; r < r1; ++r) {
-        const uint8_t* row = w + r * row_bytes;
-        __m256 acc[kMaxTile];
-        float corr[kMaxTile];
-        for (int t = 0; t < nt; ++t) {
-            acc[t] = _mm256_setzero_ps();
-            corr[t] = 0;
-        }
-        for (int64_t b = 0; b < nb; ++b) {
-            const uint8_t* blk = row + b * 18;
-            prefetch_weights(blk);
-            const float d = load_fp16(blk);
-            const __m256i q = unpack_nibbles(blk + 2);
-            for (int t = 0; t < nt; ++t) {
-                const BlockQ8& xb = x[(t0 + t) * nb + b];
-                const __m256i p = dot_u8_s8(q, load_q8(xb));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xb.d), acc[t]);
-                corr[t] += d * xb.s;  // the −8 offset: Σ(q−8)x = Σqx − 8Σx
-            }
-        }
-        for (int t = 0; t < nt; ++t) y[(t0 + t) * y_stride + r] = hsum(acc[t]) - 8.0f * corr[t];
+// Q4_0 and Q8_0 take the token count as a compile-time constant (NT = 1..kMaxTile), so the
+// accumulators of a tile stay in registers; `with_tile` picks the instance.
+template <template <int> class Kernel>
+void with_tile(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
+               int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
+    switch (nt) {
+        case 1:
+            return Kernel<1>::run(w, row_bytes, r0, r1, x, nb, t0, y, y_stride);
+        case 2:
+            return Kernel<2>::run(w, row_bytes, r0, r1, x, nb, t0, y, y_stride);
+        case 3:
+            return Kernel<3>::run(w, row_bytes, r0, r1, x, nb, t0, y, y_stride);
+        default:
+            return Kernel<kMaxTile>::run(w, row_bytes, r0, r1, x, nb, t0, y, y_stride);
     }
 }
 
-// ---- Q8_0: {fp16 d; 32 int8}; w = d·q -----------------------------------------------------
-void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
-                 int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
-    for (int64_t r = r0; r < r1; ++r) {
-        const uint8_t* row = w + r * row_bytes;
-        __m256 acc[kMaxTile];
-        for (int t = 0; t < nt; ++t) acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; ++b) {
-            const uint8_t* blk = row + b * 34;
-            prefetch_weights(blk);
-            const float d = load_fp16(blk);
-            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-            const __m256i qa = _mm256_sign_epi8(q, q);
-            for (int t = 0; t < nt; ++t) {
-                const BlockQ8& xb = x[(t0 + t) * nb + b];
-                const __m256i p = dot_u8_s8(qa, _mm256_sign_epi8(load_q8(xb), q));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xb.d), acc[t]);
+// ---- Q4_0: {fp16 d; 16 bytes of nibbles}; w = d·(q − 8) ----------------------------------
+template <int NT>
+struct Q4_0Rows {
+    static void run(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
+                    int64_t nb, int t0, float* y, int64_t y_stride) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const uint8_t* row = w + r * row_bytes;
+            __m256 acc[NT];
+            float corr[NT];
+            for (int t = 0; t < NT; ++t) {
+                acc[t] = _mm256_setzero_ps();
+                corr[t] = 0;
+            }
+            for (int64_t b = 0; b < nb; ++b) {
+                const uint8_t* blk = row + b * 18;
+                prefetch_weights(blk);
+                const float d = load_fp16(blk);
+                const __m256i q = unpack_nibbles(blk + 2);
+                for (int t = 0; t < NT; ++t) {
+                    const BlockQ8& xb = x[(t0 + t) * nb + b];
+                    const __m256i p = dot_u8_s8(q, load_q8(xb));
+                    acc[t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xb.d), acc[t]);
+                    corr[t] += d * xb.s;  // the −8 offset: Σ(q−8)x = Σqx − 8Σx
+                }
+            }
+            for (int t = 0; t < NT; ++t) {
+                y[(t0 + t) * y_stride + r] = hsum(acc[t]) - 8.0f * corr[t];
             }
         }
-        for (int t = 0; t < nt; ++t) y[(t0 + t) * y_stride + r] = hsum(acc[t]);
     }
+};
+
+void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
+                 int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
+    with_tile<Q4_0Rows>(w, row_bytes, r0, r1, x, nb, t0, nt, y, y_stride);
+}
+
+// ---- Q8_0: {fp16 d; 32 int8}; w = d·q -----------------------------------------------------
+template <int NT>
+struct Q8_0Rows {
+    static void run(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
+                    int64_t nb, int t0, float* y, int64_t y_stride) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const uint8_t* row = w + r * row_bytes;
+            __m256 acc[NT];
+            for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; ++b) {
+                const uint8_t* blk = row + b * 34;
+                prefetch_weights(blk);
+                const float d = load_fp16(blk);
+                const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+                const __m256i qa = _mm256_sign_epi8(q, q);
+                for (int t = 0; t < NT; ++t) {
+                    const BlockQ8& xb = x[(t0 + t) * nb + b];
+                    const __m256i p = dot_u8_s8(qa, _mm256_sign_epi8(load_q8(xb), q));
+                    acc[t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xb.d), acc[t]);
+                }
+            }
+            for (int t = 0; t < NT; ++t) y[(t0 + t) * y_stride + r] = hsum(acc[t]);
+        }
+    }
+};
+
+void matmul_q8_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
+                 int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
+    with_tile<Q8_0Rows>(w, row_bytes, r0, r1, x, nb, t0, nt, y, y_stride);
 }
 
 // ---- Q4_K {fp16 d, dmin; scales[12]; qs[128]} and Q5_K {fp16 d, dmin; scales[12]; qh[32];
