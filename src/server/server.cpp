@@ -913,7 +913,16 @@ Result<assist::Summary> Server::Impl::run_summary(const interop::PatientRecord& 
                  std::chrono::milliseconds(static_cast<int64_t>(settings.request_timeout_s * 1000));
     auto summary = assist::summarize(record, policy, o);
     drop_cancel_flag(cancelled);
-    if (!summary.ok()) return summary.status();
+    if (!summary.ok()) {
+        // The model's context cannot hold the task: a configuration limit, not a full queue.
+        if (summary.status().code() == StatusCode::kResourceExhausted) {
+            return failed_precondition(
+                "{} (lower max_tokens or serve the model with a larger "
+                "context)",
+                summary.status().message());
+        }
+        return summary.status();
+    }
     note_generation(summary->generation);
     call.record.prompt_sha256 = summary->context_sha256;
     call.record.output_sha256 = sha256_of(summary->text);
