@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "engine/kernels.h"
 #include "engine/kernels_inline.h"
@@ -170,9 +171,78 @@ struct Q4_0Rows {
     }
 };
 
+// Q4_0 over groups of 8 blocks, for rows of a multiple of 8 blocks. Per token, the 8 blocks'
+// integer sums are folded into one vector (lane b: block b) with horizontal adds, which use the
+// shuffle unit, so the multiply ports do one conversion and two FMAs per group instead of per
+// block; the −8 offset is one more FMA per group against the activations' block sums. The
+// 8 blocks' nibbles are unpacked once per group into a buffer that every token reads.
+// x_scales, x_sums: [nt, nb] of the tile's activations (d and s), prepared once per call.
+template <int NT>
+struct Q4_0Groups {
+    static void run(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
+                    int64_t nb, int t0, float* y, int64_t y_stride) {
+        thread_local std::vector<float> prepared;
+        prepared.resize(static_cast<size_t>(2 * NT * nb));
+        float* x_scales = prepared.data();
+        float* x_sums = x_scales + NT * nb;
+        for (int t = 0; t < NT; ++t) {
+            for (int64_t b = 0; b < nb; ++b) {
+                x_scales[t * nb + b] = x[(t0 + t) * nb + b].d;
+                x_sums[t * nb + b] = x[(t0 + t) * nb + b].s;
+            }
+        }
+        const __m256i ones = _mm256_set1_epi16(1);
+        const __m256 eight = _mm256_set1_ps(8.0f);
+        for (int64_t r = r0; r < r1; ++r) {
+            const uint8_t* row = w + r * row_bytes;
+            __m256 acc[NT];
+            for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+            for (int64_t g = 0; g < nb; g += 8) {
+                const uint8_t* blk = row + g * 18;
+                prefetch_weights(blk, 192);
+                __m256i q[8];
+                alignas(16) uint16_t d16[8];
+                for (int b = 0; b < 8; ++b) {
+                    std::memcpy(&d16[b], blk + b * 18, 2);
+                    q[b] = unpack_nibbles(blk + b * 18 + 2);
+                }
+                const __m256 wd =
+                    _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
+                const __m256 wd8 = _mm256_mul_ps(wd, eight);
+                for (int t = 0; t < NT; ++t) {
+                    const BlockQ8* xb = x + (t0 + t) * nb + g;
+                    __m256i p[8];
+                    for (int b = 0; b < 8; ++b) {
+                        p[b] = _mm256_madd_epi16(_mm256_maddubs_epi16(q[b], load_q8(xb[b])), ones);
+                    }
+                    const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]);
+                    const __m256i h23 = _mm256_hadd_epi32(p[2], p[3]);
+                    const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]);
+                    const __m256i h67 = _mm256_hadd_epi32(p[6], p[7]);
+                    const __m256i h0123 = _mm256_hadd_epi32(h01, h23);  // [0123 lo | 0123 hi]
+                    const __m256i h4567 = _mm256_hadd_epi32(h45, h67);
+                    const __m256i sums = _mm256_add_epi32(
+                        _mm256_permute2x128_si256(h0123, h4567, 0x20),
+                        _mm256_permute2x128_si256(h0123, h4567, 0x31));  // lane b: block b
+                    const __m256 xd = _mm256_loadu_ps(x_scales + t * nb + g);
+                    const __m256 xs = _mm256_loadu_ps(x_sums + t * nb + g);
+                    acc[t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(wd, xd), acc[t]);
+                    acc[t] = _mm256_fnmadd_ps(wd8, xs, acc[t]);  // Σ(q−8)x = Σqx − 8Σx
+                }
+            }
+            for (int t = 0; t < NT; ++t) y[(t0 + t) * y_stride + r] = hsum(acc[t]);
+        }
+    }
+};
+
 void matmul_q4_0(const uint8_t* w, int64_t row_bytes, int64_t r0, int64_t r1, const BlockQ8* x,
                  int64_t nb, int t0, int nt, float* y, int64_t y_stride) {
-    with_tile<Q4_0Rows>(w, row_bytes, r0, r1, x, nb, t0, nt, y, y_stride);
+    if (nb % 8 == 0) {
+        with_tile<Q4_0Groups>(w, row_bytes, r0, r1, x, nb, t0, nt, y, y_stride);
+    } else {
+        with_tile<Q4_0Rows>(w, row_bytes, r0, r1, x, nb, t0, nt, y, y_stride);
+    }
 }
 
 // ---- Q8_0: {fp16 d; 32 int8}; w = d·q -----------------------------------------------------
