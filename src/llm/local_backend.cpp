@@ -510,8 +510,9 @@ Result<Generation> LocalBackend::generate(const Request& request, const PieceCal
         }
         queue_.push_back(job);
         n_waiting_.store(static_cast<int>(queue_.size()));
+        // Notified under the lock: once it is released the backend may be destroyed.
+        wake_.notify_one();
     }
-    wake_.notify_one();
 
     // From here on only `job` is touched: the backend may be shutting down.
     bool callback_threw = false;

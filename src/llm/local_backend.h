@@ -20,8 +20,9 @@
 // next step.
 //
 // Thread safety: every public method may be called from any number of threads at once (the
-// Backend contract). The destructor must not race with calls on the object; it stops the
-// scheduler and fails requests still waiting or running with kUnavailable "shutting down".
+// Backend contract). The destructor stops the scheduler and fails the requests still waiting or
+// running with kUnavailable "shutting down"; threads blocked in generate() may outlive it (after
+// queueing, generate() touches only its own request), but no call may start during it.
 #pragma once
 
 #include <atomic>
