@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "server/json_body.h"
 
 namespace ward::server {
 
@@ -12,56 +13,15 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kMaxDepth = 64;
 constexpr std::string_view kTopicSystem = "urn:ward:cds-topic";
 
-// Fails past kMaxDepth before the parser runs (strings skipped, escapes honoured).
-Status check_depth(std::string_view text) {
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > kMaxDepth) {
-                return invalid_argument("cds-hooks: JSON nested deeper than {} levels at byte {}",
-                                        kMaxDepth, i);
-            }
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return ok_status();
-}
-
-// Parses an object. The error names the byte offset and the parser's reason, without the
-// "last read" excerpt nlohmann adds (it would echo request bytes, possibly PHI, into logs).
+// Parses an object (server/json_body.h: bounded nesting, no request bytes in the error).
 Result<json> parse_object(std::string_view body, std::string_view what) {
-    WARD_TRY(check_depth(body));
-    json value = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (value.is_discarded()) {
-        try {
-            json again = json::parse(body);
-            (void)again;
-        } catch (const json::parse_error& e) {
-            std::string_view reason = e.what();
-            size_t colon = reason.find(": ");
-            if (colon != std::string_view::npos) reason.remove_prefix(colon + 2);
-            reason = reason.substr(0, reason.find("; last read"));
-            return invalid_argument("cds-hooks: invalid JSON at byte {}: {}", e.byte, reason);
-        } catch (const std::exception&) {
-        }
-        return invalid_argument("cds-hooks: invalid JSON");
-    }
-    if (!value.is_object()) return invalid_argument("cds-hooks: the {} is not a JSON object", what);
-    return value;
+    auto value = parse_json_body(body);
+    if (!value.ok()) return invalid_argument("cds-hooks: {}", value.status().message());
+    if (!value->is_object())
+        return invalid_argument("cds-hooks: the {} is not a JSON object", what);
+    return std::move(*value);
 }
 
 std::string_view type_name(const json& v) {

@@ -43,9 +43,14 @@ Result<nlohmann::json> parse_json_body(std::string_view body, int max_depth) {
             nlohmann::json again = nlohmann::json::parse(body);
             (void)again;
         } catch (const nlohmann::json::parse_error& e) {
-            return invalid_argument(
-                "invalid JSON at byte {}: {}", e.byte,
-                std::string_view(e.what()).substr(std::string_view(e.what()).find(':') + 2));
+            // The parser's reason without its "last read" excerpt, which would echo request
+            // bytes (possibly PHI) into error messages and logs.
+            std::string_view reason = e.what();
+            size_t colon = reason.find(": ");
+            if (colon != std::string_view::npos) reason.remove_prefix(colon + 2);
+            reason = reason.substr(0, reason.find("; last read"));
+            return invalid_argument("invalid JSON at byte {}: {}", e.byte, reason);
+        } catch (const std::exception&) {
         }
         return invalid_argument("invalid JSON");
     }

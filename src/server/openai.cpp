@@ -334,6 +334,14 @@ ApiError error_from_status(const Status& status) {
             break;
     }
     e.code = std::string(status_code_name(status.code()));
+    // The codes OpenAI clients look for.
+    const std::string& text = status.message();
+    if (status.code() == StatusCode::kNotFound && text.starts_with("model \"")) {
+        e.code = "model_not_found";
+        e.param = "model";
+    } else if (text.find("does not fit the context") != std::string::npos) {
+        e.code = "context_length_exceeded";
+    }
     // "<param>: message" where param is a field path.
     const std::string& m = status.message();
     size_t colon = m.find(": ");
@@ -347,7 +355,7 @@ ApiError error_from_status(const Status& status) {
                 break;
             }
         }
-        if (path && head != "body") e.param = std::string(head);
+        if (path && head != "body" && e.param.empty()) e.param = std::string(head);
     }
     return e;
 }

@@ -183,6 +183,18 @@ std::string sha256_of(std::string_view text) {
     return crypto::sha256_hex(text);
 }
 
+// The audit record's model fields: a local model's file SHA-256; a remote model has none (its
+// upstream identity is written into the model name instead).
+void set_audit_model(audit::AuditRecord& record, const llm::ModelInfo& info) {
+    const bool hex64 = info.file_sha256.size() == 64 &&
+                       std::all_of(info.file_sha256.begin(), info.file_sha256.end(), [](char c) {
+                           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                       });
+    record.model =
+        hex64 || info.file_sha256.empty() ? info.name : info.name + " " + info.file_sha256;
+    record.model_sha256 = hex64 ? info.file_sha256 : std::string();
+}
+
 // What the record states about who the patient is: replaced by placeholders before any
 // de-identification, so that a name the detector does not know still never leaves.
 void add_patient_identifiers(PrivacyScope& scope, const interop::PatientRecord& record) {
@@ -598,8 +610,7 @@ Status Server::Impl::generate_openai(openai::Endpoint endpoint, const httplib::R
     WARD_ASSIGN_OR_RETURN(openai::ParsedRequest parsed, openai::parse_request(endpoint, req.body));
     WARD_ASSIGN_OR_RETURN(llm::Backend * backend, find_model(parsed.request.model));
     parsed.request.model = backend->info().name;
-    call->record.model = backend->info().name;
-    call->record.model_sha256 = backend->info().file_sha256;
+    set_audit_model(call->record, backend->info());
     call->record.prompt_sha256 = prompt_digest(parsed.request);
 
     const bool remote = backend->info().backend == "remote";
@@ -891,8 +902,7 @@ Result<assist::Summary> Server::Impl::run_summary(const interop::PatientRecord& 
                                                   const SummaryCall& sc, const Principal& principal,
                                                   Call& call) {
     llm::Backend* backend = sc.backend;
-    call.record.model = backend->info().name;
-    call.record.model_sha256 = backend->info().file_sha256;
+    set_audit_model(call.record, backend->info());
     const bool remote = backend->info().backend == "remote";
     PolicyBackend policy(*backend, *deid, decide_privacy(remote, sees_phi(principal.role)),
                          &privacy);
@@ -974,13 +984,25 @@ Status Server::Impl::patient_summary(const httplib::Request& req, httplib::Respo
         return invalid_argument("format: expected \"json\" or \"fhir\", got \"{}\"", format);
     }
 
+    const bool phi = sees_phi(call->principal->role);
+    // Refusals that do not depend on the answer come before the model runs.
+    if (format == "fhir" && !phi) {
+        return permission_denied(
+            "format: FHIR write-back carries the patient's identity; role {} may not receive it",
+            role_name(call->principal->role));
+    }
+    if (format == "fhir" && sc.backend->info().backend == "remote") {
+        return invalid_argument(
+            "format: FHIR write-back names the model file's SHA-256, which remote model \"{}\" "
+            "does not have",
+            sc.backend->info().name);
+    }
     interop::PatientRecord record;
     {
         WARD_ASSIGN_OR_RETURN(auto store, patients->acquire());
         WARD_ASSIGN_OR_RETURN(record, store->get(id));
     }
     WARD_ASSIGN_OR_RETURN(assist::Summary s, run_summary(record, sc, *call->principal, *call));
-    const bool phi = sees_phi(call->principal->role);
     json out = {{"patient_id", phi ? json(record.id) : json(call->record.patient_key_hash)},
                 {"model", s.model.name},
                 {"model_sha256", s.model.file_sha256},
@@ -1000,12 +1022,6 @@ Status Server::Impl::patient_summary(const httplib::Request& req, httplib::Respo
                 {"deidentified", !phi},
                 {"policy_version", settings.policy_version}};
     if (format == "fhir") {
-        if (!phi) {
-            return permission_denied(
-                "format: FHIR write-back carries the patient's identity; role {} may not "
-                "receive it",
-                role_name(call->principal->role));
-        }
         WARD_ASSIGN_OR_RETURN(std::string bundle, assist::summary_as_fhir(s, record, s.model));
         WARD_ASSIGN_OR_RETURN(json fhir, parse_json_body(bundle));
         out["fhir"] = std::move(fhir);
@@ -1168,8 +1184,13 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, ServerSetti
     if (!settings.cds_issuers.empty()) {
         std::vector<JwtIssuer> issuers;
         for (const auto& is : settings.cds_issuers) {
-            WARD_ASSIGN_OR_RETURN(JwtIssuer issuer, load_jwt_issuer(is.iss, is.key_files));
-            issuers.push_back(std::move(issuer));
+            auto issuer = load_jwt_issuer(is.iss, is.key_files);
+            if (!issuer.ok()) {
+                return Status(issuer.status().code(),
+                              fmt::format("config: cds_hooks.issuers.{}.key_files: {}", is.name,
+                                          issuer.status().message()));
+            }
+            issuers.push_back(std::move(*issuer));
         }
         WARD_ASSIGN_OR_RETURN(auto verifier, JwtVerifier::create(std::move(issuers)));
         impl->jwt = std::make_unique<JwtVerifier>(std::move(verifier));

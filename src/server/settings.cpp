@@ -90,6 +90,11 @@ Result<ServerSettings> read_settings(const Config& c) {
         is.key_files = c.get_strings(prefix + ".key_files");
         s.cds_issuers.push_back(std::move(is));
     }
+    if (!s.cds_issuers.empty() && s.cds_audience.empty()) {
+        return invalid_argument(
+            "config: cds_hooks.audience is required with cds_hooks.issuers (a JWT's aud is "
+            "this service's public URL, e.g. https://ward.example.org)");
+    }
     if (s.cds_auth != "key" && s.cds_issuers.empty() && s.cds_auth == "jwt") {
         return invalid_argument(
             "config: cds_hooks.auth is \"jwt\" but no cds_hooks.issuers are configured");

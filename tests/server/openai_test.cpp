@@ -165,10 +165,17 @@ TEST(OpenAiResponse, CompletionLogprobsAreParallelArrays) {
 TEST(OpenAiError, StatusMapsToTheApiShape) {
     ApiError e = error_from_status(not_found("model \"x\" does not exist"));
     EXPECT_EQ(e.http_status, 404);
-    EXPECT_EQ(e.param, "");
+    EXPECT_EQ(e.param, "model");
+    EXPECT_EQ(e.code, "model_not_found");  // what OpenAI clients look for
     json body = error_body(e);
     EXPECT_EQ(body["error"]["type"], "not_found_error");
-    EXPECT_TRUE(body["error"]["param"].is_null());
+    e = error_from_status(not_found("store: no patient \"p\""));
+    EXPECT_EQ(e.code, "not_found");
+    EXPECT_TRUE(error_body(e)["error"]["param"].is_null());
+    e = error_from_status(invalid_argument(
+        "messages: prompt of 9 tokens does not fit the context of 8 (max_tokens 1)"));
+    EXPECT_EQ(e.code, "context_length_exceeded");
+    EXPECT_EQ(e.param, "messages");
     e = error_from_status(resource_exhausted("full"));
     EXPECT_EQ(e.http_status, 429);
     EXPECT_EQ(e.type, "rate_limit_error");

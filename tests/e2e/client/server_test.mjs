@@ -134,7 +134,7 @@ const config = `
 [server]
 queue_depth = 2
 max_body_bytes = 2097152
-request_timeout_s = 60
+request_timeout_s = 300
 drain_timeout_s = 20
 [data]
 dir = "${data}"
@@ -276,7 +276,8 @@ await test('bad requests get the right 4xx with a JSON error body', async () => 
   expectError(await call('POST', '/v1/chat/completions', { key: k, body: { messages: [{ role: 'user', content: 'x' }], temperature: 'hot' } }), 400, 'temperature');
   expectError(await call('POST', '/v1/chat/completions', { key: k, body: { messages: 'hi' } }), 400, 'messages');
   const unknown = await call('POST', '/v1/chat/completions', { key: k, body: { model: 'nope', messages: [{ role: 'user', content: 'x' }] } });
-  expectError(unknown, 404);
+  expectError(unknown, 404, 'model');
+  assert.equal(unknown.json.error.code, 'model_not_found');
   await assert.rejects(client(k).chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), (e) => e.status === 404);
   expectError(await call('POST', '/v1/chat/completions', { body: { messages: [{ role: 'user', content: 'x' }] } }), 401);
   expectError(await call('POST', '/v1/chat/completions', { key: 'ward_notakey', body: { messages: [{ role: 'user', content: 'x' }] } }), 401);
@@ -284,7 +285,9 @@ await test('bad requests get the right 4xx with a JSON error body', async () => 
   expectError(await call('POST', '/v1/patients', { key: keys.researcher, raw: '{}' }), 403);
   expectError(await call('POST', '/v1/chat/completions', { key: k, raw: 'x'.repeat(3 << 20), headers: { 'Content-Type': 'application/json' } }), 413);
   const long = 'the cat sat on the mat. '.repeat(400);
-  expectError(await call('POST', '/v1/chat/completions', { key: k, body: { messages: [{ role: 'user', content: long }], max_tokens: 8 } }), 400);
+  const tooLong = await call('POST', '/v1/chat/completions', { key: k, body: { messages: [{ role: 'user', content: long }], max_tokens: 8 } });
+  expectError(tooLong, 400);
+  assert.equal(tooLong.json.error.code, 'context_length_exceeded');
   expectError(await call('GET', '/v1/nothing-here', { key: k }), 404);
 });
 
@@ -325,13 +328,13 @@ await test('patients: ingest FHIR and HL7, list, context by role', async () => {
 });
 
 await test('patient summary, JSON and FHIR', async () => {
-  const s = await call('POST', `/v1/patients/${patientId}/summary`, { key: keys.clinician, body: { max_tokens: 24 } });
+  const s = await call('POST', `/v1/patients/${patientId}/summary`, { key: keys.clinician, body: { max_tokens: 24, budget: 600 } });
   assert.equal(s.status, 200, s.text);
   assert.equal(typeof s.json.summary, 'string');
   assert.ok(Array.isArray(s.json.citations));
   assert.match(s.json.context.sha256, /^[0-9a-f]{64}$/);
   generated.push(s.json.summary);
-  const f = await call('POST', `/v1/patients/${patientId}/summary`, { key: keys.clinician, body: { max_tokens: 16, format: 'fhir' } });
+  const f = await call('POST', `/v1/patients/${patientId}/summary`, { key: keys.clinician, body: { max_tokens: 16, budget: 600, format: 'fhir' } });
   assert.equal(f.status, 200, f.text);
   assert.equal(f.json.fhir.resourceType, 'Bundle');
   const types = f.json.fhir.entry.map((e) => e.resource.resourceType).sort();
@@ -480,6 +483,7 @@ await test('every request is audited; ward audit verify detects an edited and a 
   const n = Number((v.out.match(/(\d+) records/) || [])[1]);
   const served = fs.readFileSync(mainLog, 'utf8').split('\n').filter((l) => l.includes('"request ') || l.includes('request ')).filter((l) => / status=\d+/.test(l) && !/\/healthz|\/readyz|\/metrics/.test(l)).length;
   assert.ok(n >= served && n > 20, `audit has ${n} records for ${served} requests`);
+  assert.ok(!fs.readFileSync(mainLog, 'utf8').includes('audit append failed'), 'an audit append failed');
   const ex = wardSync(['audit', 'export', '--format', 'fhir', '--db', db]);
   assert.equal(ex.code, 0, ex.err);
   const first = JSON.parse(ex.out.split('\n')[0]);
