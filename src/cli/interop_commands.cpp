@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/cli.h"
+#include "common/civil_date.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/mapped_file.h"
@@ -27,15 +28,6 @@ std::string default_db() {
     const char* dir = std::getenv("WARD_DATA_DIR");
     if (dir && *dir) return std::string(dir) + "/patients.db";
     return "ward-patients.db";
-}
-
-std::string utc_now(const char* format) {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, format, &tm);
-    return buf;
 }
 
 struct IngestArgs {
@@ -110,7 +102,7 @@ Status patient_show(const ShowArgs& a) {
     interop::ContextOptions o;
     o.profile = profile;
     o.token_budget = a.budget;
-    o.reference_date = a.as_of.empty() ? utc_now("%Y-%m-%d") : a.as_of;
+    o.reference_date = a.as_of.empty() ? utc_now(kIsoDate) : a.as_of;
     WARD_ASSIGN_OR_RETURN(interop::Context ctx, interop::build_context(rec, o));
     std::fputs(ctx.text.c_str(), stdout);
     if (a.sources) {
@@ -143,7 +135,7 @@ Status mllp(const MllpArgs& a) {
     o.host = a.host;
     o.port = static_cast<uint16_t>(a.port);
     auto handler = [&store](std::string_view message, const std::string& peer) {
-        return interop::handle_hl7_message(message, store, "mllp:" + peer, utc_now("%Y%m%d%H%M%S"));
+        return interop::handle_hl7_message(message, store, "mllp:" + peer, utc_now(kHl7Timestamp));
     };
     WARD_ASSIGN_OR_RETURN(auto server, interop::MllpServer::start(o, handler));
     std::signal(SIGINT, on_signal);

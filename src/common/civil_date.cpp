@@ -1,6 +1,7 @@
 #include "common/civil_date.h"
 
 #include <chrono>
+#include <ctime>
 
 namespace ward {
 
@@ -29,6 +30,19 @@ bool is_valid_date(int year, int month, int day) {
     return chr::year_month_day{chr::year{year}, chr::month{static_cast<unsigned>(month)},
                                chr::day{static_cast<unsigned>(day)}}
         .ok();
+}
+
+std::string format_utc(int64_t unix_seconds, const char* format) {
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    if (!gmtime_r(&t, &tm)) return std::to_string(unix_seconds);
+    char buf[64];
+    size_t n = std::strftime(buf, sizeof buf, format, &tm);
+    return std::string(buf, n);
+}
+
+std::string utc_now(const char* format) {
+    return format_utc(static_cast<int64_t>(std::time(nullptr)), format);
 }
 
 }  // namespace ward

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/civil_date.h"
+
 namespace nlohmann {
 template <typename T>
 struct adl_serializer<std::optional<T>> {
@@ -106,12 +108,7 @@ CREATE TABLE IF NOT EXISTS ingests (
 )sql";
 
 std::string now_utc() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return utc_now();
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/civil_date.h"
 #include "common/mapped_file.h"
 
 namespace ward::server {
@@ -92,12 +93,7 @@ Result<Alg> parse_alg(std::string_view name) {
 }
 
 std::string utc_time(int64_t t) {
-    std::time_t secs = static_cast<std::time_t>(t);
-    std::tm tm{};
-    if (!gmtime_r(&secs, &tm)) return std::to_string(t);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return format_utc(t);
 }
 
 std::string curve_name(EVP_PKEY* pkey) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/civil_date.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/sqlite.h"
@@ -32,12 +33,7 @@ Status bad_key() {
 }
 
 std::string utc_now_seconds() {
-    std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return utc_now();
 }
 
 bool is_lower_hex(std::string_view s) {

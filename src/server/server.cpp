@@ -11,6 +11,7 @@
 
 #include "assist/summary.h"
 #include "audit/audit.h"
+#include "common/civil_date.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/mapped_file.h"
@@ -70,21 +71,11 @@ int64_t unix_now() {
 }
 
 std::string today_utc() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return utc_now(kIsoDate);
 }
 
 std::string ack_time_now() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[20];
-    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-    return buf;
+    return utc_now(kHl7Timestamp);
 }
 
 void reply_json(httplib::Response& res, int status, const json& body) {

@@ -34,5 +34,15 @@ TEST(CivilDate, MonthLengthsAndValidity) {
     EXPECT_TRUE(is_valid_date(2024, 2, 29));
 }
 
+TEST(FormatUtc, TheSharedTimestampFormats) {
+    // 2026-11-27T22:05:09Z
+    const int64_t t = days_from_civil(2026, 11, 27) * 86400 + 22 * 3600 + 5 * 60 + 9;
+    EXPECT_EQ(format_utc(t), "2026-11-27T22:05:09Z");
+    EXPECT_EQ(format_utc(t, kIsoDate), "2026-11-27");
+    EXPECT_EQ(format_utc(t, kHl7Timestamp), "20261127220509");
+    EXPECT_EQ(format_utc(0), "1970-01-01T00:00:00Z");
+    EXPECT_EQ(utc_now(kIsoDate).size(), 10u);
+}
+
 }  // namespace
 }  // namespace ward
