@@ -744,6 +744,10 @@ void LocalBackend::step() {
                         {valid_utf8(tok.token_to_piece(alt.id, true)), alt.logprob});
                 }
                 slot.pieces.push_back(piece);
+            } else if (slot.job->want_logprobs && !slot.pieces.empty()) {
+                // Held-back text released by the end-of-generation token: Generation::pieces
+                // stay one per token and still spell the whole text.
+                slot.pieces.back().text += piece.text;
             }
             std::lock_guard lock(slot.job->mutex);
             slot.job->pieces.push_back(std::move(piece));
