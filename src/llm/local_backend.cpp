@@ -12,6 +12,7 @@
 #include "engine/batch.h"
 #include "engine/generate.h"
 #include "engine/parallel.h"
+#include "engine/pretokenize.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
 
@@ -30,33 +31,13 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double>(to - from).count();
 }
 
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one.
+// Length of the well-formed UTF-8 sequence at s[i] (no overlong forms, no surrogates, nothing
+// above U+10FFFF), or 0 when the bytes there are not one. The engine's decoder reports a
+// malformed sequence as one byte standing for U+FFFD, which no valid single byte is.
 size_t utf8_sequence_length(std::string_view s, size_t i) {
-    const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = byte(i);
-    if (c < 0x80) return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (i + n > s.size()) return 0;
-    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-    for (size_t k = 2; k < n; ++k) {
-        if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-    }
-    return n;
+    uint32_t code_point = 0;
+    const int n = engine::decode_utf8(s, i, &code_point);
+    return n == 1 && code_point == 0xFFFD ? 0 : static_cast<size_t>(n);
 }
 
 // Byte offset of the first malformed UTF-8 sequence, or npos.
