@@ -83,6 +83,17 @@ bool eventually(F condition) {
     return true;
 }
 
+// How many leading prompt tokens two requests share.
+size_t common_prompt_tokens(const LocalBackend& backend, const Request& a, const Request& b) {
+    auto a_ids = backend.tokenize_request(a);
+    auto b_ids = backend.tokenize_request(b);
+    EXPECT_TRUE(a_ids && b_ids);
+    if (!a_ids || !b_ids) return 0;
+    size_t n = 0;
+    while (n < a_ids->size() && n < b_ids->size() && (*a_ids)[n] == (*b_ids)[n]) ++n;
+    return n;
+}
+
 const std::vector<std::string> kPrompts = {
     "Once upon a time",
     "The little dog",
@@ -405,10 +416,8 @@ TEST(LocalBackend, PrefixCacheServesARepeatedPrefixExactly) {
     Request second = completion(shared + " her mom said", 30);
     auto shared_ids = backend->tokenize_request(completion(shared, 1));
     auto first_ids = backend->tokenize_request(first);
-    auto second_ids = backend->tokenize_request(second);
-    ASSERT_TRUE(shared_ids && first_ids && second_ids);
-    size_t common = 0;
-    while ((*first_ids)[common] == (*second_ids)[common]) ++common;
+    ASSERT_TRUE(shared_ids && first_ids);
+    const size_t common = common_prompt_tokens(*backend, first, second);
     ASSERT_GE(common, shared_ids->size() - 1);
 
     auto a = backend->generate(first, {});
@@ -434,11 +443,8 @@ TEST(LocalBackend, PrefixIsCopiedFromABusySlot) {
         "the park with her friends.";
     Request first = completion(shared + " One day", 0);
     Request second = completion(shared + " The sun", 20);
-    auto first_ids = backend->tokenize_request(first);
-    auto second_ids = backend->tokenize_request(second);
-    ASSERT_TRUE(first_ids && second_ids);
-    size_t common = 0;
-    while ((*first_ids)[common] == (*second_ids)[common]) ++common;
+    const size_t common = common_prompt_tokens(*backend, first, second);
+    ASSERT_GT(common, 20u);
 
     // While the first request generates (its slot holds the shared prefix), the second comes.
     std::optional<Result<Generation>> second_result;
