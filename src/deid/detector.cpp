@@ -997,7 +997,17 @@ void ChunkDetector::rule_structured(size_t i) {
     }
     size_t longest = 0;
     for (size_t k = i; k < j; ++k) longest = std::max(longest, num(k) ? len(k) : size_t{0});
-    if ((digits >= 6 && (longest >= 5 || letters)) || (digits >= 5 && letters)) {
+    // A code of a clinical terminology ("SNOMED 49727002", "RxNorm 314076") names a concept,
+    // not a person: left alone, so that de-identified text keeps its codes.
+    bool terminology_code = false;
+    if (i > 0 && word(i - 1)) {
+        for (std::string_view system : {"snomed", "sct", "loinc", "rxnorm", "rxcui", "cvx", "icd",
+                                        "cpt", "ndc", "hcpcs", "umls", "cui"}) {
+            terminology_code = terminology_code || ieq(w(i - 1), system);
+        }
+    }
+    if (!terminology_code &&
+        ((digits >= 6 && (longest >= 5 || letters)) || (digits >= 5 && letters))) {
         add(t.s, toks_[j - 1].e, Category::kId, 0.6f, 3);
     }
 }
