@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import OpenAI from 'openai';
 
@@ -127,6 +128,14 @@ const upstreamKey = key('service', upData);
 const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
 fs.writeFileSync(path.join(work, 'ehr.pem'), ec.publicKey.export({ type: 'spki', format: 'pem' }));
 const audience = 'https://ward.example.org';
+// A free port for the MLLP listener (asked of the kernel, then released for ward to bind).
+const mllpPort = await new Promise((resolve) => {
+  const probe = net.createServer();
+  probe.listen(0, '127.0.0.1', () => {
+    const port = probe.address().port;
+    probe.close(() => resolve(port));
+  });
+});
 
 const upstream = await startServe(['--data-dir', upData, '-m', modelFile, '--chat-template', 'llama2', '--slots', '2'], path.join(work, 'upstream.log'));
 
@@ -154,6 +163,8 @@ api_key_env = "WARD_E2E_UPSTREAM_KEY"
 [models.echo]
 backend = "remote"
 base_url = "http://127.0.0.1:${echoPort}"
+[mllp]
+port = ${mllpPort}
 [cds_hooks]
 auth = "either"
 audience = "${audience}"
@@ -416,6 +427,24 @@ await test('CDS Hooks: discovery, patient-view with JWT and with a key, feedback
   expectError(await call('POST', `/cds-services/${svc.id}`, { key: keys.researcher, body: hook }), 403);
   const fb = await call('POST', `/cds-services/${svc.id}/feedback`, { key: keys.service, body: { feedback: [{ card: card.uuid, outcome: 'overridden', overrideReason: { reason: card.overrideReasons ? card.overrideReasons[0] : { code: 'x', system: 'urn:x' } }, outcomeTimestamp: new Date().toISOString() }] } });
   assert.equal(fb.status, 200, fb.text);
+});
+
+await test('HL7 v2 over MLLP: the server hosts the listener and acknowledges', async () => {
+  const message = fs.readFileSync(path.join(shared, 'hl7v2', 'simhospital-2.hl7'), 'utf8').split(/\r?\n(?=MSH)/)[0].replace(/\r?\n/g, '\r');
+  const ack = await new Promise((resolve, reject) => {
+    const sock = net.connect(mllpPort, '127.0.0.1', () => sock.write(`\x0b${message}\x1c\r`));
+    let got = '';
+    sock.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got.includes('\x1c\r')) {
+        sock.end();
+        resolve(got);
+      }
+    });
+    sock.on('error', reject);
+    setTimeout(() => reject(new Error(`no ACK: ${JSON.stringify(got)}`)), 15000);
+  });
+  assert.match(ack, /MSA\|AA\|/);
 });
 
 await test('a client that disconnects mid-stream frees its slot', async () => {
