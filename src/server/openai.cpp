@@ -255,11 +255,10 @@ Result<ParsedRequest> parse_request(Endpoint endpoint, std::string_view text) {
                           get_integer(body, "max_completion_tokens", 1, kMaxTokens));
     if (max_completion) max_tokens = max_completion;
     out.max_tokens_given = max_tokens.has_value();
-    // Without a limit, OpenAI's completions default to 16 tokens; chat runs to the context's
-    // end. Ward keeps a finite default for both so that one request cannot hold a slot for the
-    // whole context by accident.
+    // Without a limit, as in OpenAI's API: chat runs until the model stops or the context is
+    // full (0), completions stop after 16 tokens.
     p.max_tokens =
-        max_tokens ? static_cast<int>(*max_tokens) : (endpoint == Endpoint::kChat ? 512 : 16);
+        max_tokens ? static_cast<int>(*max_tokens) : (endpoint == Endpoint::kChat ? 0 : 16);
 
     WARD_ASSIGN_OR_RETURN(auto temperature, get_number(body, "temperature", 0, 2));
     if (temperature) p.temperature = static_cast<float>(*temperature);

@@ -54,6 +54,9 @@ TEST(OpenAiRequest, CompletionPromptForms) {
     EXPECT_TRUE(p.request.params.logprobs);
     EXPECT_EQ(p.request.params.top_logprobs, 2);
     EXPECT_EQ(p.request.params.max_tokens, 16);  // OpenAI's default for completions
+    EXPECT_EQ(parse_ok(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}]})")
+                  .request.params.max_tokens,
+              0);  // chat: until the model stops or the context is full
     EXPECT_EQ(parse_error(Endpoint::kCompletion, R"({"prompt": [1, 2]})").param, "prompt");
     EXPECT_EQ(parse_error(Endpoint::kCompletion, R"({"prompt": ["a", "b"]})").param, "prompt");
 }
