@@ -6,24 +6,36 @@ namespace ward::server {
 
 ConfigSchema config_schema() {
     ConfigSchema s;
+    // Defaults are constructed in place: GCC 12 warns (falsely, -Wmaybe-uninitialized) when a
+    // ConfigValue variant is moved into the key under -O1 with sanitizers.
+    auto key = [&](std::string path, ConfigType type, std::string desc) {
+        ConfigKey k;
+        k.path = std::move(path);
+        k.type = type;
+        k.description = std::move(desc);
+        return k;
+    };
     auto str = [&](std::string path, std::string def, std::string desc,
                    std::vector<std::string> allowed = {}) {
-        ConfigKey k{std::move(path), ConfigType::kString, ConfigValue(std::move(def)),
-                    std::move(desc)};
+        ConfigKey k = key(std::move(path), ConfigType::kString, std::move(desc));
+        k.default_value.emplace(std::in_place_type<std::string>, std::move(def));
         k.allowed = std::move(allowed);
         s.add(std::move(k));
     };
     auto opt_str = [&](std::string path, std::string desc) {
-        s.add({std::move(path), ConfigType::kString, std::nullopt, std::move(desc)});
+        s.add(key(std::move(path), ConfigType::kString, std::move(desc)));
     };
     auto num = [&](std::string path, int64_t def, int64_t lo, int64_t hi, std::string desc) {
-        ConfigKey k{std::move(path), ConfigType::kInt, ConfigValue(def), std::move(desc)};
+        ConfigKey k = key(std::move(path), ConfigType::kInt, std::move(desc));
+        k.default_value.emplace(std::in_place_type<int64_t>, def);
         k.min_int = lo;
         k.max_int = hi;
         s.add(std::move(k));
     };
     auto real = [&](std::string path, double def, std::string desc) {
-        s.add({std::move(path), ConfigType::kFloat, ConfigValue(def), std::move(desc)});
+        ConfigKey k = key(std::move(path), ConfigType::kFloat, std::move(desc));
+        k.default_value.emplace(std::in_place_type<double>, def);
+        s.add(std::move(k));
     };
     str("server.host", "127.0.0.1", "Address to listen on (0.0.0.0: every interface)");
     num("server.port", 8080, 0, 65535, "HTTP port (0: any free port, printed at start)");
@@ -44,8 +56,8 @@ ConfigSchema config_schema() {
     str("cds_hooks.auth", "either", "How CDS Hooks callers authenticate", {"jwt", "key", "either"});
     opt_str("cds_hooks.audience", "This service's public base URL (the JWT aud claim)");
     opt_str("cds_hooks.issuers.*.iss", "A trusted EHR's issuer URL");
-    s.add({"cds_hooks.issuers.*.key_files", ConfigType::kStringList, std::nullopt,
-           "PEM public keys or JWKS files of that issuer"});
+    s.add(key("cds_hooks.issuers.*.key_files", ConfigType::kStringList,
+              "PEM public keys or JWKS files of that issuer"));
     num("mllp.port", 0, 0, 65535, "HL7 v2 MLLP listener port (0: off)");
     str("mllp.host", "127.0.0.1", "Address of the MLLP listener");
     str("context.profile", "general", "Default patient context profile");
