@@ -57,11 +57,24 @@ void Metrics::observe_generation(std::string_view model, int prompt_tokens, int 
     m.generate_seconds += generate_seconds;
 }
 
+namespace {
+
+void count_in(std::map<std::string, uint64_t, std::less<>>& counts, std::string_view key) {
+    auto it = counts.find(key);
+    if (it == counts.end()) it = counts.emplace(std::string(key), 0).first;
+    ++it->second;
+}
+
+}  // namespace
+
 void Metrics::count_refusal(std::string_view reason) {
     std::lock_guard lock(mu_);
-    auto it = refusals_.find(reason);
-    if (it == refusals_.end()) it = refusals_.emplace(std::string(reason), 0).first;
-    ++it->second;
+    count_in(refusals_, reason);
+}
+
+void Metrics::count_event(std::string_view event) {
+    std::lock_guard lock(mu_);
+    count_in(events_, event);
 }
 
 std::string Metrics::render(const std::vector<ModelGauge>& models,
@@ -138,9 +151,14 @@ std::string Metrics::render(const std::vector<ModelGauge>& models,
                            g.in_flight);
     }
     header(out, "ward_refusals_total", "counter",
-           "Requests refused, by reason (queue_full, draining, auth, role, policy, ...).");
+           "Requests refused, by reason (queue_full, draining, auth, role, body_too_large, ...).");
     for (const auto& [reason, n] : refusals_) {
         out += fmt::format("ward_refusals_total{{reason=\"{}\"}} {}\n", label(reason), n);
+    }
+    header(out, "ward_events_total", "counter",
+           "Other events: audit_append_failed, cds_feedback_accepted, cds_feedback_overridden.");
+    for (const auto& [event, n] : events_) {
+        out += fmt::format("ward_events_total{{event=\"{}\"}} {}\n", label(event), n);
     }
     if (privacy) {
         header(out, "ward_deid_requests_total", "counter",

@@ -1,7 +1,8 @@
 // Prometheus metrics of the server (text exposition format 0.0.4): requests by route and
 // status, request latency histograms by route, prompt and generated tokens and generation time
 // by model (tokens/s = rate of tokens over rate of seconds), queue depth and active generations
-// by model (sampled when scraped), de-identification counts by category, refusals by reason.
+// by model (sampled when scraped), de-identification counts by category, refusals by reason,
+// other events (audit failures, CDS card feedback) by name.
 // Labels carry route patterns, model names, categories and reasons: never ids, text or PHI.
 //
 // Thread safety: every method may be called from any thread.
@@ -33,8 +34,11 @@ class Metrics {
     void observe_request(std::string_view route, int status, double seconds);
     void observe_generation(std::string_view model, int prompt_tokens, int cached_tokens,
                             int completion_tokens, double prompt_seconds, double generate_seconds);
-    // "queue_full", "draining", "auth", "role", "policy" ...
+    // A request refused: "queue_full", "draining", "auth", "role", "body_too_large", ...
     void count_refusal(std::string_view reason);
+    // Something that happened that is not a refusal: "audit_append_failed",
+    // "cds_feedback_accepted", "cds_feedback_overridden".
+    void count_event(std::string_view event);
 
     // The exposition text; gauges and privacy counters are read at call time.
     std::string render(const std::vector<ModelGauge>& models, const PrivacyStats* privacy) const;
@@ -56,6 +60,7 @@ class Metrics {
     std::map<std::string, Histogram, std::less<>> latency_;
     std::map<std::string, ModelCounters, std::less<>> models_;
     std::map<std::string, uint64_t, std::less<>> refusals_;
+    std::map<std::string, uint64_t, std::less<>> events_;
 };
 
 }  // namespace ward::server

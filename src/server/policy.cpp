@@ -138,11 +138,7 @@ Result<std::string> PrivacyScope::deidentify(std::string_view input) {
             "privacy: de-identification failed ({}); nothing was sent to the model",
             r.status().message());
     }
-    if (stats_) {
-        for (const auto& s : r->spans) {
-            stats_->spans[static_cast<size_t>(s.category)].fetch_add(1, std::memory_order_relaxed);
-        }
-    }
+    if (stats_) stats_->count_spans(r->spans);
     for (auto& rep : r->replacements) replacements_.push_back(std::move(rep));
     return std::move(r->text);
 }

@@ -38,6 +38,12 @@ struct PrivacyStats {
     std::atomic<uint64_t> requests_deidentified{0};
     std::atomic<uint64_t> failures{0};
     std::array<std::atomic<uint64_t>, deid::kNumCategories> spans{};
+
+    void count_spans(const std::vector<deid::Span>& found) {
+        for (const auto& s : found) {
+            spans[static_cast<size_t>(s.category)].fetch_add(1, std::memory_order_relaxed);
+        }
+    }
 };
 
 // Puts originals back in place of surrogates in a stream of text pieces. A surrogate counts

@@ -464,7 +464,7 @@ void Server::Impl::finish(Call& call, int status) {
         // The response has gone; the failure is loud in the log and the metrics.
         logger("server")->error("audit append failed for request {}: {}", call.request_id,
                                 appended.status().message());
-        metrics.count_refusal("audit_failed");
+        metrics.count_event("audit_append_failed");
     }
 }
 
@@ -736,9 +736,6 @@ Status Server::Impl::deidentify(const httplib::Request& req, httplib::Response& 
                            {"end", s.end},
                            {"category", deid::category_name(s.category)},
                            {"confidence", s.confidence}});
-            if (privacy.spans.size() > static_cast<size_t>(s.category)) {
-                privacy.spans[static_cast<size_t>(s.category)].fetch_add(1);
-            }
         }
         return out;
     };
@@ -750,6 +747,7 @@ Status Server::Impl::deidentify(const httplib::Request& req, httplib::Response& 
     auto mode = deid::parse_mode(mode_name);
     if (!mode.ok()) return invalid_argument("mode: {} (or \"spans\")", mode.status().message());
     WARD_ASSIGN_OR_RETURN(auto result, deid->deidentify(input, *mode, patient_key));
+    privacy.count_spans(result.spans);
     call->record.output_sha256 = sha256_of(result.text);
     reply_json(
         res, 200,
@@ -1071,8 +1069,8 @@ Status Server::Impl::cds_feedback(const httplib::Request& req, httplib::Response
     WARD_ASSIGN_OR_RETURN(CdsFeedback feedback, parse_feedback(req.body));
     for (const auto& item : feedback.items) {
         call->record.safety_flags.push_back("feedback:" + item.outcome + ":" + item.card);
-        metrics.count_refusal(item.outcome == "accepted" ? "cds_card_accepted"
-                                                         : "cds_card_overridden");
+        metrics.count_event(item.outcome == "accepted" ? "cds_feedback_accepted"
+                                                       : "cds_feedback_overridden");
     }
     reply_json(res, 200, json::object());
     return ok_status();
@@ -1256,20 +1254,19 @@ void Server::drain() {
         for (const auto& [b, a] : m.admission) n += a->in_flight.load();
         return n;
     };
-    const auto until = Clock::now() + std::chrono::milliseconds(
-                                          static_cast<int64_t>(m.settings.drain_timeout_s * 1000));
-    while (in_flight() > 0 && Clock::now() < until) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    auto wait_idle = [&](Clock::duration limit) {
+        const auto until = Clock::now() + limit;
+        while (in_flight() > 0 && Clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    };
+    wait_idle(std::chrono::milliseconds(static_cast<int64_t>(m.settings.drain_timeout_s * 1000)));
     if (int n = in_flight(); n > 0) {
         logger("server")->warn("drain timeout: cancelling {} requests", n);
         std::lock_guard lock(m.cancel_mu);
         for (const auto& f : m.cancel_flags) f->store(true);
     }
-    const auto hard = Clock::now() + std::chrono::seconds(5);
-    while (in_flight() > 0 && Clock::now() < hard) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    wait_idle(std::chrono::seconds(5));
     if (m.mllp) m.mllp->stop();
     m.http.stop();
 }

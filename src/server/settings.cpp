@@ -107,7 +107,7 @@ Result<ServerSettings> read_settings(const Config& c) {
             "config: cds_hooks.audience is required with cds_hooks.issuers (a JWT's aud is "
             "this service's public URL, e.g. https://ward.example.org)");
     }
-    if (s.cds_auth != "key" && s.cds_issuers.empty() && s.cds_auth == "jwt") {
+    if (s.cds_auth == "jwt" && s.cds_issuers.empty()) {
         return invalid_argument(
             "config: cds_hooks.auth is \"jwt\" but no cds_hooks.issuers are configured");
     }

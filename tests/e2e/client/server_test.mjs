@@ -494,6 +494,8 @@ await test('metrics count requests, tokens, de-identification and refusals', asy
   assert.match(m, /ward_refusals_total\{reason="queue_full"\} [1-9]/);
   assert.match(m, /ward_deid_spans_total\{category="NAME"\} [1-9]/);
   assert.match(m, /ward_queue_depth\{model="stories"\} 0/);
+  assert.match(m, /ward_events_total\{event="cds_feedback_overridden"\} 1/);
+  assert.doesNotMatch(m, /ward_events_total\{event="audit_append_failed"\}/, 'an audit append failed');
 });
 
 await test('SIGTERM drains in-flight requests and exits 0', async () => {
