@@ -40,5 +40,9 @@ void register_interop_commands(CLI::App& app, Context& ctx);  // ingest, patient
 void register_audit_commands(CLI::App& app, Context& ctx);    // audit verify|export|head
 void register_keys_commands(CLI::App& app, Context& ctx);     // keys create|list|revoke
 void register_serve_commands(CLI::App& app, Context& ctx);    // serve
+void register_knowledge_commands(CLI::App& app,
+                                 Context& ctx);  // kb add|remove|list|versions|diff|search|prune
+void register_ask_commands(CLI::App& app, Context& ctx);     // ask
+void register_safety_commands(CLI::App& app, Context& ctx);  // safety check
 
 }  // namespace ward::cli

@@ -55,6 +55,15 @@ int main(int argc, char** argv) {
 #ifdef WARD_HAS_SERVE
     cli::register_serve_commands(app, ctx);
 #endif
+#ifdef WARD_HAS_KNOWLEDGE
+    cli::register_knowledge_commands(app, ctx);
+#endif
+#ifdef WARD_HAS_ASK
+    cli::register_ask_commands(app, ctx);
+#endif
+#ifdef WARD_HAS_SAFETY
+    cli::register_safety_commands(app, ctx);
+#endif
 
     try {
         app.parse(argc, argv);
