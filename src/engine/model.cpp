@@ -1,6 +1,8 @@
 #include "engine/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "common/crypto.h"
 #include "common/log.h"
@@ -15,13 +17,21 @@ std::string_view arch_name(Arch arch) {
             return "qwen2";
         case Arch::kGemma3:
             return "gemma3";
+        case Arch::kBert:
+            return "bert";
     }
     return "?";
 }
 
 namespace {
 
-constexpr std::string_view kSupportedArchs = "llama, qwen2, gemma3";
+constexpr std::string_view kSupportedArchs = "llama, qwen2, gemma3, bert";
+
+// Encoder architectures llama.cpp converts that differ from plain BERT in ways this engine does
+// not implement (RoPE, ALiBi, fused QKV, gated FFN, mixture of experts).
+constexpr std::string_view kOtherBerts[] = {"nomic-bert",   "nomic-bert-moe", "jina-bert-v2",
+                                            "jina-bert-v3", "modern-bert",    "neo-bert",
+                                            "eurobert"};
 
 Result<int> get_dim(const GgufFile& f, const std::string& key) {
     WARD_ASSIGN_OR_RETURN(int64_t v, f.get_int(key));
@@ -72,6 +82,62 @@ class TensorBinder {
     const GgufFile& f_;
 };
 
+// The tensors of a `bert` file, named as llama.cpp's converter writes them.
+Status bind_bert(const GgufFile& f, const HParams& hp, TensorBinder& bind, ModelWeights& w) {
+    const int64_t E = hp.n_embd, V = hp.n_vocab, F = hp.n_ff;
+    if (f.find_tensor("blk.0.attn_qkv.weight")) {
+        return invalid_argument(
+            "model: bert file with a fused attn_qkv tensor is not supported (separate attn_q, "
+            "attn_k, attn_v expected)");
+    }
+    WARD_ASSIGN_OR_RETURN(w.token_embd, bind.get("token_embd.weight", {E, V}));
+    WARD_ASSIGN_OR_RETURN(w.position_embd,
+                          bind.get("position_embd.weight", {E, int64_t{hp.n_ctx_train}}));
+    const GgufTensor* types = f.find_tensor("token_types.weight");
+    if (types) {
+        WARD_ASSIGN_OR_RETURN(w.token_types, bind.get("token_types.weight", {E, types->ne[1]}));
+    }
+    WARD_ASSIGN_OR_RETURN(w.token_embd_norm, bind.get("token_embd_norm.weight", {E}));
+    WARD_ASSIGN_OR_RETURN(w.token_embd_norm_b, bind.get("token_embd_norm.bias", {E}));
+    std::vector<const GgufTensor*> vectors = {w.token_embd_norm, w.token_embd_norm_b};
+    w.layers.resize(hp.n_layer);
+    for (int il = 0; il < hp.n_layer; ++il) {
+        LayerWeights& l = w.layers[il];
+        const std::string p = "blk." + std::to_string(il) + ".";
+        WARD_ASSIGN_OR_RETURN(l.wq, bind.get(p + "attn_q.weight", {E, E}));
+        WARD_ASSIGN_OR_RETURN(l.wk, bind.get(p + "attn_k.weight", {E, E}));
+        WARD_ASSIGN_OR_RETURN(l.wv, bind.get(p + "attn_v.weight", {E, E}));
+        WARD_ASSIGN_OR_RETURN(l.wo, bind.get(p + "attn_output.weight", {E, E}));
+        WARD_ASSIGN_OR_RETURN(l.bq, bind.get(p + "attn_q.bias", {E}));
+        WARD_ASSIGN_OR_RETURN(l.bk, bind.get(p + "attn_k.bias", {E}));
+        WARD_ASSIGN_OR_RETURN(l.bv, bind.get(p + "attn_v.bias", {E}));
+        WARD_ASSIGN_OR_RETURN(l.bo, bind.get(p + "attn_output.bias", {E}));
+        WARD_ASSIGN_OR_RETURN(l.attn_out_norm, bind.get(p + "attn_output_norm.weight", {E}));
+        WARD_ASSIGN_OR_RETURN(l.attn_out_norm_b, bind.get(p + "attn_output_norm.bias", {E}));
+        WARD_ASSIGN_OR_RETURN(l.ffn_up, bind.get(p + "ffn_up.weight", {E, F}));
+        WARD_ASSIGN_OR_RETURN(l.ffn_up_b, bind.get(p + "ffn_up.bias", {F}));
+        WARD_ASSIGN_OR_RETURN(l.ffn_down, bind.get(p + "ffn_down.weight", {F, E}));
+        WARD_ASSIGN_OR_RETURN(l.ffn_down_b, bind.get(p + "ffn_down.bias", {E}));
+        WARD_ASSIGN_OR_RETURN(l.layer_out_norm, bind.get(p + "layer_output_norm.weight", {E}));
+        WARD_ASSIGN_OR_RETURN(l.layer_out_norm_b, bind.get(p + "layer_output_norm.bias", {E}));
+        if (f.find_tensor(p + "ffn_gate.weight")) {
+            return invalid_argument(
+                "model: bert tensor '{}ffn_gate.weight' (a gated FFN) is not supported", p);
+        }
+        vectors.insert(vectors.end(),
+                       {l.bq, l.bk, l.bv, l.bo, l.attn_out_norm, l.attn_out_norm_b, l.ffn_up_b,
+                        l.ffn_down_b, l.layer_out_norm, l.layer_out_norm_b});
+    }
+    // Norm weights and biases are read as plain floats by the forward pass.
+    for (const GgufTensor* t : vectors) {
+        if (t->type != TensorType::kF32) {
+            return invalid_argument("model: tensor '{}' must be F32, not {}", t->name,
+                                    tensor_type_name(t->type));
+        }
+    }
+    return ok_status();
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Model>> Model::load(const std::string& path) {
@@ -94,6 +160,14 @@ Result<std::shared_ptr<const Model>> Model::from_gguf(std::shared_ptr<const Gguf
         hp.arch = Arch::kQwen2;
     } else if (arch == "gemma3") {
         hp.arch = Arch::kGemma3;
+    } else if (arch == "bert") {
+        hp.arch = Arch::kBert;
+    } else if (std::find(std::begin(kOtherBerts), std::end(kOtherBerts), arch) !=
+               std::end(kOtherBerts)) {
+        return invalid_argument(
+            "model: encoder architecture '{}' is not supported (only plain 'bert' encoders run; "
+            "supported: {})",
+            arch, kSupportedArchs);
     } else {
         return invalid_argument("model: unsupported architecture '{}' (supported: {})", arch,
                                 kSupportedArchs);
@@ -117,8 +191,14 @@ Result<std::shared_ptr<const Model>> Model::from_gguf(std::shared_ptr<const Gguf
         return invalid_argument("model: rope.dimension_count {} does not fit head size {}",
                                 hp.rope_dims, hp.head_dim);
     }
-    WARD_ASSIGN_OR_RETURN(double eps, f.get_float_or(a + ".attention.layer_norm_rms_epsilon",
-                                                     hp.arch == Arch::kLlama ? 1e-5 : 1e-6));
+    const std::string eps_key = hp.is_encoder() ? a + ".attention.layer_norm_epsilon"
+                                                : a + ".attention.layer_norm_rms_epsilon";
+    WARD_ASSIGN_OR_RETURN(double eps, f.get_float_or(eps_key, hp.arch == Arch::kLlama ? 1e-5
+                                                              : hp.is_encoder()       ? 1e-12
+                                                                                      : 1e-6));
+    if (!(eps >= 0 && eps < 1)) {
+        return invalid_argument("model: metadata '{}' = {} is out of range", eps_key, eps);
+    }
     hp.norm_eps = static_cast<float>(eps);
     WARD_ASSIGN_OR_RETURN(
         double base, f.get_float_or(a + ".rope.freq_base", hp.arch == Arch::kGemma3 ? 1e6 : 1e4));
@@ -148,7 +228,36 @@ Result<std::shared_ptr<const Model>> Model::from_gguf(std::shared_ptr<const Gguf
         if (hp.n_layer == 62) hp.attn_scale = 1.0f / std::sqrt(float(hp.n_embd / hp.n_head));
     }
 
+    if (hp.is_encoder()) {
+        WARD_ASSIGN_OR_RETURN(bool causal, f.get_bool_or(a + ".attention.causal", false));
+        if (causal) {
+            return invalid_argument(
+                "model: bert file with attention.causal = true is not an "
+                "encoder this engine runs");
+        }
+        if (hp.n_head_kv != hp.n_head || hp.head_dim * hp.n_head != hp.n_embd) {
+            return invalid_argument("model: bert needs {} heads of width {} to make {}", hp.n_head,
+                                    hp.head_dim, hp.n_embd);
+        }
+        WARD_ASSIGN_OR_RETURN(int64_t pooling, f.get_int_or(a + ".pooling_type", 1));
+        if (pooling == 1) {
+            hp.pooling = Pooling::kMean;
+        } else if (pooling == 2) {
+            hp.pooling = Pooling::kCls;
+        } else {
+            return invalid_argument(
+                "model: metadata '{}.pooling_type' = {} is not supported (1 mean, 2 cls)", a,
+                pooling);
+        }
+    }
+
     WARD_ASSIGN_OR_RETURN(m->tokenizer_, Tokenizer::from_gguf(f));
+    if (hp.is_encoder() != (m->tokenizer_->model_type() == "bert")) {
+        return invalid_argument(
+            "model: architecture '{}' with tokenizer '{}' (a bert model needs the bert "
+            "WordPiece tokenizer, and that tokenizer a bert model)",
+            arch, m->tokenizer_->model_type());
+    }
 
     TensorBinder bind(f);
     ModelWeights& w = m->w_;
@@ -158,6 +267,12 @@ Result<std::shared_ptr<const Model>> Model::from_gguf(std::shared_ptr<const Gguf
     if (hp.n_vocab < m->tokenizer_->n_vocab()) {
         return invalid_argument("model: token_embd.weight has {} rows but the vocabulary has {}",
                                 hp.n_vocab, m->tokenizer_->n_vocab());
+    }
+    if (hp.is_encoder()) {
+        WARD_TRY(bind_bert(f, hp, bind, w));
+        logger("engine")->info("loaded bert encoder: {} layers, width {}, {} heads, vocab {}",
+                               hp.n_layer, hp.n_embd, hp.n_head, hp.n_vocab);
+        return std::shared_ptr<const Model>(std::move(m));
     }
     const int64_t E = hp.n_embd, V = hp.n_vocab;
     const int64_t q_dim = int64_t{hp.n_head} * hp.head_dim;
@@ -223,6 +338,7 @@ int64_t Model::n_params() const {
 int64_t Model::decode_bytes_per_token() const {
     int64_t bytes = 0;
     for (const auto& t : file_->tensors()) bytes += static_cast<int64_t>(t.n_bytes);
+    if (hp_.is_encoder()) return bytes;
     // Only one row of the embedding table is read per token, unless it doubles as the output.
     if (w_.output != w_.token_embd) {
         bytes -= static_cast<int64_t>(w_.token_embd->n_bytes);

@@ -1,8 +1,11 @@
 // A loaded model: hyperparameters read from GGUF metadata, weight tensors that stay in the
-// memory-mapped file, and the tokenizer. Supported architectures: `llama` (Llama 2 and 3.x,
-// Mistral, TinyLlama, SmolLM), `qwen2` (biases on Q, K, V) and `gemma3` (sliding-window
-// layers, Q/K norms, post-attention and post-FFN norms, embedding scaling, GELU-tanh gating).
-// Grouped-query attention throughout.
+// memory-mapped file, and the tokenizer. Supported decoder architectures: `llama` (Llama 2 and
+// 3.x, Mistral, TinyLlama, SmolLM), `qwen2` (biases on Q, K, V) and `gemma3` (sliding-window
+// layers, Q/K norms, post-attention and post-FFN norms, embedding scaling, GELU-tanh gating),
+// with grouped-query attention throughout. One encoder architecture: `bert` as llama.cpp's
+// converter writes it (bge, all-MiniLM, e5, MedCPT-style embedding models): learned position
+// embeddings, post-norm LayerNorm blocks with biases, GELU feed-forward, no output head; it runs
+// in an Encoder (encoder.h), never in a Session.
 //
 // Thread safety: a Model is immutable after load(); many Sessions share one through
 // shared_ptr<const Model> and may run on different threads at once.
@@ -20,8 +23,11 @@
 
 namespace ward::engine {
 
-enum class Arch { kLlama, kQwen2, kGemma3 };
+enum class Arch { kLlama, kQwen2, kGemma3, kBert };
 std::string_view arch_name(Arch arch);
+
+// How an encoder turns its last hidden states into one vector (GGUF `bert.pooling_type`).
+enum class Pooling { kMean = 1, kCls = 2 };
 
 // How RoPE pairs up dimensions: kNormal rotates (x[2i], x[2i+1]) (llama as converted to
 // GGUF); kNeox rotates (x[i], x[i + d/2]) (qwen2, gemma3).
@@ -49,6 +55,11 @@ struct HParams {
     float rope_base_swa = 10000.0f;
     float attn_scale = 0;     // multiplies Q·K; 1/sqrt(head_dim) by default
     float embd_scale = 1.0f;  // gemma3: sqrt(n_embd)
+    // bert: LayerNorm epsilon (attention.layer_norm_epsilon) is norm_eps; pooling of the output.
+    Pooling pooling = Pooling::kMean;
+
+    // An encoder (bert): bidirectional attention, one embedding per text, no logits.
+    bool is_encoder() const { return arch == Arch::kBert; }
 
     bool is_sliding(int layer) const {
         return sliding_window > 0 && sliding_pattern > 0 && (layer + 1) % sliding_pattern != 0;
@@ -73,21 +84,37 @@ struct LayerWeights {
     const GgufTensor* ffn_up = nullptr;         // [n_embd, n_ff]
     const GgufTensor* ffn_down = nullptr;       // [n_ff, n_embd]
     const GgufTensor* ffn_post_norm = nullptr;  // gemma3
+    // bert (post-norm): biases of every product, LayerNorm weight and bias after the attention
+    // residual and after the FFN residual. [n_embd] unless noted.
+    const GgufTensor* bo = nullptr;
+    const GgufTensor* attn_out_norm = nullptr;
+    const GgufTensor* attn_out_norm_b = nullptr;
+    const GgufTensor* ffn_up_b = nullptr;  // [n_ff]
+    const GgufTensor* ffn_down_b = nullptr;
+    const GgufTensor* layer_out_norm = nullptr;
+    const GgufTensor* layer_out_norm_b = nullptr;
 };
 
 struct ModelWeights {
-    const GgufTensor* token_embd = nullptr;  // [n_embd, n_vocab]
-    const GgufTensor* output_norm = nullptr;
-    const GgufTensor* output = nullptr;      // [n_embd, n_vocab]; token_embd when tied
+    const GgufTensor* token_embd = nullptr;   // [n_embd, n_vocab]
+    const GgufTensor* output_norm = nullptr;  // null for bert
+    const GgufTensor* output = nullptr;  // [n_embd, n_vocab]; token_embd when tied; null for bert
     const GgufTensor* rope_freqs = nullptr;  // llama3 RoPE scaling factors [rope_dims/2]
+    // bert: learned positions [n_embd, n_ctx_train], token types [n_embd, n_token_types] (only
+    // type 0 is used), and the LayerNorm of the summed embeddings.
+    const GgufTensor* position_embd = nullptr;
+    const GgufTensor* token_types = nullptr;
+    const GgufTensor* token_embd_norm = nullptr;
+    const GgufTensor* token_embd_norm_b = nullptr;
     std::vector<LayerWeights> layers;
 };
 
 class Model {
   public:
     // Loads a GGUF model file. Errors: the file's own (see GgufFile::open); kInvalidArgument
-    // for an unknown architecture (listing the supported ones), a missing or misshapen tensor,
-    // or "unsupported tensor type X in tensor Y".
+    // for an unknown architecture (listing the supported ones; BERT variants this engine does
+    // not run, such as nomic-bert or jina-bert-v2, are named as such), a missing or misshapen
+    // tensor, an unsupported pooling type, or "unsupported tensor type X in tensor Y".
     static Result<std::shared_ptr<const Model>> load(const std::string& path);
     static Result<std::shared_ptr<const Model>> from_gguf(std::shared_ptr<const GgufFile> file);
 

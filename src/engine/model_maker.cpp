@@ -1,5 +1,6 @@
 #include "engine/model_maker.h"
 
+#include <cctype>
 #include <cmath>
 #include <random>
 
@@ -30,7 +31,110 @@ std::vector<std::string> vocab(int n_vocab) {
     return t;
 }
 
+constexpr std::string_view kWordStart = "\xe2\x96\x81";  // U+2581, llama.cpp's word start
+
+Status make_random_bert(const RandomModelSpec& s, const std::string& path) {
+    if (s.pooling != 1 && s.pooling != 2) {
+        return invalid_argument("model make: pooling {} is not 1 (mean) or 2 (cls)", s.pooling);
+    }
+    WARD_ASSIGN_OR_RETURN(auto tokens, wordpiece_vocab(s.n_vocab));
+    GgufWriter w;
+    const std::string a = "bert";
+    w.set_string("general.architecture", a);
+    w.set_string("general.name", "random-bert");
+    w.set_u32(a + ".context_length", static_cast<uint32_t>(s.n_ctx));
+    w.set_u32(a + ".embedding_length", static_cast<uint32_t>(s.n_embd));
+    w.set_u32(a + ".block_count", static_cast<uint32_t>(s.n_layer));
+    w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(s.n_ff));
+    w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(s.n_head));
+    w.set_f32(a + ".attention.layer_norm_epsilon", 1e-12f);
+    w.set_bool(a + ".attention.causal", false);
+    w.set_u32(a + ".pooling_type", static_cast<uint32_t>(s.pooling));
+    w.set_u32("tokenizer.ggml.token_type_count", 2);
+    w.set_string("tokenizer.ggml.model", "bert");
+    w.set_string_array("tokenizer.ggml.tokens", tokens);
+    std::vector<int32_t> types(tokens.size(), 1);
+    for (int i = 0; i < 5; ++i) types[static_cast<size_t>(i)] = 3;  // control
+    w.set_i32_array("tokenizer.ggml.token_type", types);
+    w.set_u32("tokenizer.ggml.padding_token_id", 0);
+    w.set_u32("tokenizer.ggml.unknown_token_id", 1);
+    w.set_u32("tokenizer.ggml.cls_token_id", 2);
+    w.set_u32("tokenizer.ggml.seperator_token_id", 3);  // sic: the GGUF key's spelling
+    w.set_u32("tokenizer.ggml.mask_token_id", 4);
+
+    std::mt19937_64 rng(s.seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const int64_t V = static_cast<int64_t>(tokens.size());
+    const int64_t E = s.n_embd, F = s.n_ff;
+    std::vector<float> buffer;
+    auto matrix = [&](const std::string& name, int64_t n_in, int64_t n_out, float scale,
+                      TensorType type) {
+        buffer.resize(static_cast<size_t>(n_in * n_out));
+        for (float& x : buffer) x = normal(rng) * scale;
+        return w.add_tensor(name, type, {n_in, n_out}, buffer);
+    };
+    auto vec = [&](const std::string& name, int64_t n, float mean, float spread) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (float& x : v) x = mean + normal(rng) * spread;
+        return w.add_tensor(name, TensorType::kF32, {n}, v);
+    };
+    const float in_scale = 1.0f / std::sqrt(static_cast<float>(E));
+    // Position and token-type tables stay F32, as llama.cpp's converter leaves them.
+    WARD_TRY(matrix("token_embd.weight", E, V, 1.0f, s.type));
+    WARD_TRY(matrix("position_embd.weight", E, s.n_ctx, 0.5f, TensorType::kF32));
+    WARD_TRY(matrix("token_types.weight", E, 2, 0.5f, TensorType::kF32));
+    WARD_TRY(vec("token_embd_norm.weight", E, 1.0f, 0.1f));
+    WARD_TRY(vec("token_embd_norm.bias", E, 0.0f, 0.1f));
+    for (int il = 0; il < s.n_layer; ++il) {
+        const std::string p = "blk." + std::to_string(il) + ".";
+        WARD_TRY(matrix(p + "attn_q.weight", E, E, in_scale, s.type));
+        WARD_TRY(vec(p + "attn_q.bias", E, 0.0f, 0.2f));
+        WARD_TRY(matrix(p + "attn_k.weight", E, E, in_scale, s.type));
+        WARD_TRY(vec(p + "attn_k.bias", E, 0.0f, 0.2f));
+        WARD_TRY(matrix(p + "attn_v.weight", E, E, in_scale, s.type));
+        WARD_TRY(vec(p + "attn_v.bias", E, 0.0f, 0.2f));
+        WARD_TRY(matrix(p + "attn_output.weight", E, E, in_scale, s.type));
+        WARD_TRY(vec(p + "attn_output.bias", E, 0.0f, 0.2f));
+        WARD_TRY(vec(p + "attn_output_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(vec(p + "attn_output_norm.bias", E, 0.0f, 0.1f));
+        WARD_TRY(matrix(p + "ffn_up.weight", E, F, in_scale, s.type));
+        WARD_TRY(vec(p + "ffn_up.bias", F, 0.0f, 0.2f));
+        WARD_TRY(
+            matrix(p + "ffn_down.weight", F, E, 1.0f / std::sqrt(static_cast<float>(F)), s.type));
+        WARD_TRY(vec(p + "ffn_down.bias", E, 0.0f, 0.2f));
+        WARD_TRY(vec(p + "layer_output_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(vec(p + "layer_output_norm.bias", E, 0.0f, 0.1f));
+    }
+    return w.write(path);
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> wordpiece_vocab(int n_vocab) {
+    std::vector<std::string> t = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    const std::string start(kWordStart);
+    std::string chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (char c = 33; c < 127; ++c) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && !(c >= 'A' && c <= 'Z')) {
+            chars.push_back(c);
+        }
+    }
+    for (char c : chars) t.push_back(start + c);
+    for (char c : chars) t.push_back(std::string(1, c));
+    for (const char* word : {"the", "patient", "pain", "chest", "with", "and", "of", "mg", "blood",
+                             "pressure", "heart", "denies", "fever", "history"}) {
+        t.push_back(start + word);
+    }
+    for (const char* piece : {"ing", "ed", "es", "s", "tion", "ly", "er"}) t.push_back(piece);
+    if (n_vocab < static_cast<int>(t.size())) {
+        return invalid_argument("model make: a bert vocabulary needs at least {} tokens, not {}",
+                                t.size(), n_vocab);
+    }
+    for (int i = static_cast<int>(t.size()); i < n_vocab; ++i) {
+        t.push_back(fmt::format("[tok{}]", i));
+    }
+    return t;
+}
 
 Status make_random_model(const RandomModelSpec& s, const std::string& path) {
     if (s.n_embd <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_layer <= 0 || s.n_ff <= 0 ||
@@ -41,6 +145,7 @@ Status make_random_model(const RandomModelSpec& s, const std::string& path) {
         return invalid_argument("model make: dim {} is not divisible by heads {}", s.n_embd,
                                 s.n_head);
     }
+    if (s.arch == "bert") return make_random_bert(s, path);
     if (s.n_head % s.n_head_kv != 0) {
         return invalid_argument("model make: heads {} is not a multiple of kv-heads {}", s.n_head,
                                 s.n_head_kv);

@@ -141,6 +141,25 @@ void rms_norm(const float* x, const float* weight, float* out, int n, float eps)
     }
 }
 
+void layer_norm(const float* x, const float* weight, const float* bias, float* out, int n,
+                float eps) {
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += x[i];
+    const float mean = static_cast<float>(sum / n);
+    double var = 0;
+    for (int i = 0; i < n; ++i) {
+        const double d = static_cast<double>(x[i]) - mean;
+        var += d * d;
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(var / n) + eps);
+    for (int i = 0; i < n; ++i) {
+        float y = (x[i] - mean) * scale;
+        if (weight) y *= weight[i];
+        if (bias) y += bias[i];
+        out[i] = y;
+    }
+}
+
 void rope(float* head, int dims, int pos, float base, float freq_scale, const float* freq_factors,
           bool neox) {
     const int half = dims / 2;
@@ -177,6 +196,11 @@ float silu(float x) {
 float gelu_tanh(float x) {
     constexpr float kSqrt2OverPi = 0.7978845608028654f;
     return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+}
+
+float gelu_erf(float x) {
+    constexpr float kInvSqrt2 = 0.70710678118654752f;
+    return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
 }
 
 }  // namespace ward::engine

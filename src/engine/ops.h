@@ -37,6 +37,11 @@ void get_row(const GgufTensor& w, int64_t row, float* out);
 // out = x / sqrt(mean(x²) + eps) * weight (weight may be null: no scaling). n elements.
 void rms_norm(const float* x, const float* weight, float* out, int n, float eps);
 
+// LayerNorm: out = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias (population variance;
+// weight and bias may be null). n elements; out may alias x.
+void layer_norm(const float* x, const float* weight, const float* bias, float* out, int n,
+                float eps);
+
 // Rotates one head in place. dims: leading dimensions rotated; freq_factors may be null.
 void rope(float* head, int dims, int pos, float base, float freq_scale, const float* freq_factors,
           bool neox);
@@ -46,5 +51,7 @@ void softmax(float* x, int n);
 
 float silu(float x);
 float gelu_tanh(float x);
+// The exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), as BERT defines it.
+float gelu_erf(float x);
 
 }  // namespace ward::engine

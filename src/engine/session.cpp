@@ -22,6 +22,11 @@ size_t kv_element_bytes(KvCacheType type) {
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model,
                                                  SessionOptions options) {
     const HParams& hp = model->hparams();
+    if (hp.is_encoder()) {
+        return invalid_argument(
+            "session: '{}' is an encoder (embedding) model; it runs in an Encoder, not a Session",
+            arch_name(hp.arch));
+    }
     int n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(hp.n_ctx_train, 4096);
     if (n_ctx < 1 || n_ctx > (1 << 20)) {
         return invalid_argument("session: context length {} is out of range", n_ctx);

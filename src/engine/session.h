@@ -63,7 +63,8 @@ struct SessionOptions {
 
 class Session {
   public:
-    // Errors: kInvalidArgument for a context length outside [1, 1<<20].
+    // Errors: kInvalidArgument for a context length outside [1, 1<<20] or an encoder model
+    // (arch bert: use engine/encoder.h).
     static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
                                                    SessionOptions options = {});
 

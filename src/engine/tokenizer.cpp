@@ -4,6 +4,7 @@
 #include <queue>
 
 #include <fmt/format.h>
+#include <utf8proc.h>
 
 #include "engine/pretokenize.h"
 
@@ -145,9 +146,13 @@ Status Tokenizer::load(const GgufFile& file) {
         is_spm_ = true;
     } else if (model == "gpt2") {
         is_spm_ = false;
+    } else if (model == "bert") {
+        is_spm_ = false;
+        is_wpm_ = true;
     } else {
         return invalid_argument(
-            "tokenizer: tokenizer.ggml.model '{}' is not supported; accepted: llama, gpt2", model);
+            "tokenizer: tokenizer.ggml.model '{}' is not supported; accepted: llama, gpt2, bert",
+            model);
     }
     if (file.has("tokenizer.ggml.pre")) {
         WARD_ASSIGN_OR_RETURN(std::string_view pre, file.get_string("tokenizer.ggml.pre"));
@@ -203,6 +208,25 @@ Status Tokenizer::load(const GgufFile& file) {
         add_bos_ = true;
         WARD_ASSIGN_OR_RETURN(add_space_prefix_,
                               file.get_bool_or("tokenizer.ggml.add_space_prefix", true));
+    } else if (is_wpm_) {
+        add_bos_ = true;
+        unk_ = find_token("[UNK]");
+        cls_ = find_token("[CLS]");
+        sep_ = find_token("[SEP]");
+        WARD_TRY(read_token_id(file, "tokenizer.ggml.cls_token_id", n_vocab, &cls_));
+        WARD_TRY(read_token_id(file, "tokenizer.ggml.seperator_token_id", n_vocab, &sep_));
+        // An uncased vocabulary has no capital letters outside its control tokens.
+        lowercase_ = true;
+        for (int32_t id = 0; id < n_vocab && lowercase_; ++id) {
+            if (types_[id] == TokenType::kControl) continue;
+            for (char c : texts_[id]) {
+                if (c >= 'A' && c <= 'Z') {
+                    lowercase_ = false;
+                    break;
+                }
+            }
+        }
+        for (const auto& t : texts_) max_token_bytes_ = std::max(max_token_bytes_, t.size());
     } else {
         WARD_ASSIGN_OR_RETURN(pretokenizer_, Pretokenizer::create(pre_name_));
         for (int b = 0; b < 256; ++b) byte_tokens_[b] = find_token(byte_to_unicode(b));
@@ -404,6 +428,21 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
                                        bool parse_special) const {
     std::vector<int32_t> out;
     out.reserve(text.size() / 3 + 2);
+    if (is_wpm_) {
+        std::vector<Fragment> fragments;
+        partition(text, parse_special, &fragments);
+        Scratch scratch;
+        if (add_bos && cls_ >= 0) out.push_back(cls_);
+        for (const Fragment& fragment : fragments) {
+            if (fragment.token >= 0) {
+                out.push_back(fragment.token);
+            } else {
+                encode_wpm(fragment.text, &scratch, &out);
+            }
+        }
+        if (add_bos && sep_ >= 0) out.push_back(sep_);
+        return out;
+    }
     if (add_bos && bos_ >= 0) out.push_back(bos_);
     if (text.empty()) return out;  // no space prefix for an empty text, as llama.cpp
 
@@ -547,6 +586,167 @@ void Tokenizer::encode_bpe_word(std::string_view word, Scratch* scratch,
     }
 }
 
+namespace {
+
+// Character classes of BERT's BasicTokenizer (Google's tokenization.py), by Unicode category.
+bool wpm_is_whitespace(uint32_t cp) {
+    if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') return true;
+    return utf8proc_category(static_cast<utf8proc_int32_t>(cp)) == UTF8PROC_CATEGORY_ZS;
+}
+
+// Categories Cc, Cf, Cs, Co, Cn, except the whitespace controls.
+bool wpm_is_control(uint32_t cp) {
+    if (cp == '\t' || cp == '\n' || cp == '\r') return false;
+    switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+        case UTF8PROC_CATEGORY_CC:
+        case UTF8PROC_CATEGORY_CF:
+        case UTF8PROC_CATEGORY_CS:
+        case UTF8PROC_CATEGORY_CO:
+        case UTF8PROC_CATEGORY_CN:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// Every non-alphanumeric ASCII character ("$", "+", "^" included, as BERT does) and every
+// character of a P* category.
+bool wpm_is_punctuation(uint32_t cp) {
+    if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
+        (cp >= 123 && cp <= 126)) {
+        return true;
+    }
+    switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+        case UTF8PROC_CATEGORY_PC:
+        case UTF8PROC_CATEGORY_PD:
+        case UTF8PROC_CATEGORY_PS:
+        case UTF8PROC_CATEGORY_PE:
+        case UTF8PROC_CATEGORY_PI:
+        case UTF8PROC_CATEGORY_PF:
+        case UTF8PROC_CATEGORY_PO:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// The CJK Unified Ideographs blocks BERT treats as one word each (not Hangul, Hiragana or
+// Katakana, which are written with spaces or handled as ordinary letters).
+bool wpm_is_cjk(uint32_t cp) {
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+           (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
+           (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+}
+
+// BERT's limit: a longer word is [UNK] without trying pieces.
+constexpr size_t kMaxWordChars = 100;
+
+}  // namespace
+
+// BasicTokenizer then WordpieceTokenizer. Words are collected as UTF-8 in scratch->text with
+// the byte offset of each character, so pieces are substrings looked up without copying more
+// than one candidate at a time.
+void Tokenizer::encode_wpm(std::string_view text, Scratch* scratch,
+                           std::vector<int32_t>* out) const {
+    std::string& word = scratch->text;
+    word.clear();
+    std::vector<uint32_t> offsets;  // byte offset of each character of `word`
+    const auto finish_word = [&] {
+        if (!word.empty()) encode_wpm_word(word, offsets, out);
+        word.clear();
+        offsets.clear();
+    };
+    const auto append = [&](uint32_t cp) {
+        offsets.push_back(static_cast<uint32_t>(word.size()));
+        append_utf8(cp, &word);
+    };
+    const auto single = [&](uint32_t cp) {
+        finish_word();
+        append(cp);
+        finish_word();
+    };
+    for (size_t pos = 0; pos < text.size();) {
+        uint32_t cp = 0;
+        pos += static_cast<size_t>(decode_utf8(text, pos, &cp));
+        if (cp == 0 || cp == 0xFFFD || wpm_is_control(cp)) continue;  // invalid bytes too
+        if (wpm_is_whitespace(cp)) {
+            finish_word();
+            continue;
+        }
+        if (wpm_is_cjk(cp)) {
+            single(cp);
+            continue;
+        }
+        if (!lowercase_) {
+            if (wpm_is_punctuation(cp)) {
+                single(cp);
+            } else {
+                append(cp);
+            }
+            continue;
+        }
+        // Uncased: lowercase, decompose (NFD) and drop the combining marks (category Mn).
+        const auto lower =
+            static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+        utf8proc_int32_t parts[8];
+        int last_boundclass = 0;
+        utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(lower), parts, 8,
+                                                     UTF8PROC_DECOMPOSE, &last_boundclass);
+        if (n <= 0 || n > 8) {
+            parts[0] = static_cast<utf8proc_int32_t>(lower);
+            n = 1;
+        }
+        for (utf8proc_ssize_t i = 0; i < n; ++i) {
+            const auto part = static_cast<uint32_t>(parts[i]);
+            if (utf8proc_category(parts[i]) == UTF8PROC_CATEGORY_MN) continue;
+            if (wpm_is_punctuation(part)) {
+                single(part);
+            } else {
+                append(part);
+            }
+        }
+    }
+    finish_word();
+}
+
+// Greedy longest-match-first: the first piece is looked up with the word-start marker "▁",
+// the following ones without (llama.cpp's spelling of BERT's "##" continuations).
+void Tokenizer::encode_wpm_word(std::string_view word, const std::vector<uint32_t>& offsets,
+                                std::vector<int32_t>* out) const {
+    const size_t n_chars = offsets.size();
+    const size_t first = out->size();
+    if (n_chars <= kMaxWordChars) {
+        std::string candidate;
+        size_t start = 0;
+        while (start < n_chars) {
+            int32_t found = -1;
+            size_t end = n_chars;
+            for (; end > start; --end) {
+                const size_t from = offsets[start];
+                const size_t to = end < n_chars ? offsets[end] : word.size();
+                if (to - from + (start == 0 ? kSpaceMarker.size() : 0) > max_token_bytes_) {
+                    continue;
+                }
+                candidate.clear();
+                if (start == 0) candidate.append(kSpaceMarker);
+                candidate.append(word.substr(from, to - from));
+                const int32_t id = find_token(candidate);
+                if (id >= 0 && types_[id] != TokenType::kControl) {
+                    found = id;
+                    break;
+                }
+            }
+            if (found < 0) break;
+            out->push_back(found);
+            start = end;
+        }
+        if (start == n_chars) return;
+    }
+    out->resize(first);  // some part had no piece: the whole word is unknown
+    if (unk_ >= 0) out->push_back(unk_);
+}
+
 std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
     if (id < 0 || id >= n_vocab()) return {};
     const std::string& text = texts_[id];
@@ -580,7 +780,7 @@ std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
     }
     std::string piece;
     piece.reserve(text.size());
-    if (is_spm_) {
+    if (is_spm_ || is_wpm_) {
         for (size_t pos = 0; pos < text.size();) {
             if (text.compare(pos, kSpaceMarker.size(), kSpaceMarker) == 0) {
                 piece.push_back(' ');
@@ -607,7 +807,7 @@ std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const {
     std::string text;
-    bool strip_space = is_spm_ && add_space_prefix_;
+    bool strip_space = (is_spm_ && add_space_prefix_) || is_wpm_;
     for (int32_t id : ids) {
         std::string piece = token_to_piece(id, special);
         if (piece.empty()) continue;

@@ -8,6 +8,14 @@
 //     names (see pretokenize.h), each word's bytes are spelled in GPT-2's byte alphabet, and
 //     adjacent tokens are merged by the rank of their pair in `tokenizer.ggml.merges` (lowest
 //     first, leftmost on ties).
+//   - "bert": WordPiece, as BERT's reference tokenizer does it (see encode_wpm in the source):
+//     control characters are dropped; for uncased vocabularies (no ASCII capital in any normal
+//     token) text is lowercased and accents are stripped (NFD, then combining marks removed);
+//     words are split on whitespace, every punctuation character and every CJK ideograph is a
+//     word of its own; each word is cut greedily into the longest vocabulary pieces, left to
+//     right, and becomes [UNK] as a whole when some part has no piece or it is longer than 100
+//     characters. llama.cpp's converter stores word-start pieces with a leading "▁" and
+//     continuation pieces without BERT's "##"; [CLS], [SEP] and the other control tokens as is.
 // Special tokens: control and unknown token texts ("<|eot_id|>", "<|im_start|>", "<s>") are
 // cut out of the text as single tokens only when the caller asks (parse_special); otherwise
 // they are ordinary text, so text a user typed never becomes a control token. User-defined
@@ -66,9 +74,10 @@ class Tokenizer {
     Tokenizer(const Tokenizer&) = delete;
     Tokenizer& operator=(const Tokenizer&) = delete;
 
-    // Text -> token ids. `text` may be any bytes (invalid UTF-8 is spelled with byte tokens).
-    // add_bos prepends BOS when the vocabulary has one; the caller decides, usually from
-    // add_bos_default(). parse_special: see the header comment. Never fails.
+    // Text -> token ids. `text` may be any bytes (invalid UTF-8 is spelled with byte tokens;
+    // "bert" drops it). add_bos prepends BOS when the vocabulary has one; the caller decides,
+    // usually from add_bos_default(). For "bert", add_bos means [CLS] text [SEP] (each when the
+    // vocabulary has it). parse_special: see the header comment. Never fails.
     std::vector<int32_t> encode(std::string_view text, bool add_bos,
                                 bool parse_special = false) const;
 
@@ -89,6 +98,12 @@ class Tokenizer {
     int32_t eos() const { return eos_; }
     int32_t eot() const { return eot_; }  // end of turn: <|eot_id|>, <|im_end|>, <end_of_turn>
     int32_t unk() const { return unk_; }
+    // "bert" only (else -1): the classifier token that opens a sequence and the separator
+    // that ends it (tokenizer.ggml.cls_token_id / seperator_token_id, else [CLS] / [SEP]).
+    int32_t cls() const { return cls_; }
+    int32_t sep() const { return sep_; }
+    // "bert" only: whether encode() lowercases and strips accents (an uncased vocabulary).
+    bool lowercases() const { return is_wpm_ && lowercase_; }
     // End of generation: eos, eot, eom and the end-of-turn tokens llama.cpp recognises by text
     // (<|eot_id|>, <|eom_id|>, <|im_end|>, <|end|>, <end_of_turn>, <|endoftext|>,
     // <|end_of_text|>, <EOT>). False for ids out of range.
@@ -110,8 +125,8 @@ class Tokenizer {
 
     // tokenizer.chat_template, when the file has one. The view lives as long as the Tokenizer.
     std::optional<std::string_view> chat_template() const;
-    // "llama" (SentencePiece) or "gpt2" (byte-level BPE).
-    std::string_view model_type() const { return is_spm_ ? "llama" : "gpt2"; }
+    // "llama" (SentencePiece), "gpt2" (byte-level BPE) or "bert" (WordPiece).
+    std::string_view model_type() const { return is_wpm_ ? "bert" : is_spm_ ? "llama" : "gpt2"; }
     // tokenizer.ggml.pre ("default" when absent).
     std::string_view pre_type() const { return pre_name_; }
 
@@ -133,12 +148,16 @@ class Tokenizer {
     void partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
     void encode_spm(std::string_view text, Scratch* scratch, std::vector<int32_t>* out) const;
     void encode_bpe_word(std::string_view word, Scratch* scratch, std::vector<int32_t>* out) const;
+    void encode_wpm(std::string_view text, Scratch* scratch, std::vector<int32_t>* out) const;
+    void encode_wpm_word(std::string_view word, const std::vector<uint32_t>& char_offsets,
+                         std::vector<int32_t>* out) const;
     void push_byte(uint8_t byte, std::vector<int32_t>* out) const;
     void build_id_table();
     Status build_merge_table(const std::vector<std::string_view>& merges);
     const MergeSlot* find_merge(int32_t left, int32_t right) const;
 
     bool is_spm_ = true;
+    bool is_wpm_ = false;  // "bert"; is_spm_ is false then
     std::string pre_name_ = "default";
     std::vector<std::string> texts_;
     std::vector<float> scores_;
@@ -160,6 +179,10 @@ class Tokenizer {
     int32_t eot_ = -1;
     int32_t eom_ = -1;
     int32_t unk_ = -1;
+    int32_t cls_ = -1;
+    int32_t sep_ = -1;
+    size_t max_token_bytes_ = 0;  // the longest vocabulary string, bounding WordPiece lookups
+    bool lowercase_ = true;
     bool add_bos_ = false;
     bool add_eos_ = false;
     bool add_space_prefix_ = true;

@@ -214,7 +214,7 @@ TEST(ModelLoad, ErrorsAreClear) {
     auto m = Model::load(path);
     ASSERT_FALSE(m);
     EXPECT_NE(m.error().message().find("unsupported architecture 'mamba' (supported: llama, "
-                                       "qwen2, gemma3)"),
+                                       "qwen2, gemma3, bert)"),
               std::string::npos)
         << m.error().message();
     std::remove(path.c_str());

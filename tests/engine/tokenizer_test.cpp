@@ -432,9 +432,10 @@ TEST(Tokenizer, ErrorsNameTheKey) {
     };
     EXPECT_TRUE(load_error(true, [](GgufWriter&, size_t) {}).ok());
     EXPECT_TRUE(load_error(false, [](GgufWriter&, size_t) {}).ok());
-    expect_error(load_error(true, [](GgufWriter& w,
-                                     size_t) { w.set_string("tokenizer.ggml.model", "bert"); }),
-                 StatusCode::kInvalidArgument, "'bert' is not supported; accepted: llama, gpt2");
+    expect_error(
+        load_error(true,
+                   [](GgufWriter& w, size_t) { w.set_string("tokenizer.ggml.model", "rwkv"); }),
+        StatusCode::kInvalidArgument, "'rwkv' is not supported; accepted: llama, gpt2, bert");
     expect_error(
         load_error(false, [](GgufWriter& w,
                              size_t) { w.set_string("tokenizer.ggml.pre", "no-such-pre"); }),
