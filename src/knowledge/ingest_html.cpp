@@ -1,0 +1,243 @@
+// The HTML reader, on libxml2's HTML parser (error-recovering, no network): <title>, headings
+// h1-h6, paragraphs and other block containers, list items (nested lists give levels), table
+// rows (cells joined by " | "), <pre> as code; script, style, template, noscript, nav, footer
+// and forms' controls are dropped. Character references are decoded by the parser; the
+// document's declared charset decides its encoding and UTF-8 is assumed when none is declared.
+#include <libxml/HTMLparser.h>
+#include <libxml/tree.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "knowledge/ingest_internal.h"
+
+namespace ward::knowledge::detail {
+namespace {
+
+// Element nesting beyond this is read as flat text (libxml2 limits depth too; this keeps the
+// walker's recursion bounded whatever it allows).
+constexpr int kMaxDepth = 200;
+
+bool name_is(const xmlNode* node, const char* name) {
+    return node->name && std::strcmp(reinterpret_cast<const char*>(node->name), name) == 0;
+}
+
+bool name_in(const xmlNode* node, std::initializer_list<const char*> names) {
+    return std::any_of(names.begin(), names.end(), [&](const char* n) { return name_is(node, n); });
+}
+
+bool is_dropped(const xmlNode* node) {
+    return name_in(node, {"script", "style", "template", "noscript", "nav", "footer", "head",
+                          "select", "button", "textarea", "iframe", "object", "svg", "math"});
+}
+
+bool is_block(const xmlNode* node) {
+    return name_in(node, {"html",   "body",     "p",          "div",        "section", "article",
+                          "main",   "header",   "aside",      "blockquote", "dl",      "dt",
+                          "dd",     "figure",   "figcaption", "address",    "hr",      "center",
+                          "form",   "fieldset", "caption",    "details",    "summary", "br",
+                          "legend", "hgroup",   "thead",      "tbody",      "tfoot"});
+}
+
+// Appends the text under `node` (iteratively, whatever the depth), dropped elements skipped.
+void append_text(const xmlNode* node, std::string& out) {
+    const xmlNode* cur = node->children;
+    while (cur && cur != node) {
+        bool descend = false;
+        if (cur->type == XML_TEXT_NODE || cur->type == XML_CDATA_SECTION_NODE) {
+            if (cur->content) out += reinterpret_cast<const char*>(cur->content);
+        } else if (cur->type == XML_ELEMENT_NODE) {
+            if (!is_dropped(cur)) {
+                if (is_block(cur) || name_in(cur, {"li", "tr", "td", "th"})) out += ' ';
+                descend = cur->children != nullptr;
+            }
+        }
+        if (descend) {
+            cur = cur->children;
+            continue;
+        }
+        while (cur && cur != node && !cur->next) cur = cur->parent;
+        if (cur && cur != node) cur = cur->next;
+    }
+}
+
+class HtmlWalker {
+  public:
+    void walk(const xmlNode* parent, int depth) {
+        for (const xmlNode* node = parent->children; node; node = node->next) {
+            if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
+                if (node->content) text_ += reinterpret_cast<const char*>(node->content);
+                continue;
+            }
+            if (node->type != XML_ELEMENT_NODE) continue;  // comments, processing instructions
+            element(node, depth);
+        }
+    }
+
+    Extracted take() {
+        flush();
+        out_.blocks = std::move(blocks_);
+        return std::move(out_);
+    }
+
+    void set_title(const xmlNode* title) {
+        if (!out_.title.empty()) return;
+        std::string text;
+        append_text(title, text);
+        out_.title = normalise_inline(text);
+    }
+
+  private:
+    void element(const xmlNode* node, int depth) {
+        if (name_is(node, "title")) {
+            set_title(node);
+            return;
+        }
+        if (is_dropped(node)) {
+            // <head> holds the title; everything else in it is metadata.
+            if (name_is(node, "head")) find_title(node);
+            return;
+        }
+        if (depth >= kMaxDepth) {
+            append_text(node, text_);
+            return;
+        }
+        const char* name = reinterpret_cast<const char*>(node->name);
+        if (name && name[0] == 'h' && name[1] >= '1' && name[1] <= '6' && name[2] == '\0') {
+            flush();
+            std::string text;
+            append_text(node, text);
+            add_block(blocks_, Block::Kind::kHeading, name[1] - '0', text);
+            return;
+        }
+        if (name_is(node, "pre")) {
+            flush();
+            std::string text;
+            append_text(node, text);
+            add_block(blocks_, Block::Kind::kCode, 0, text);
+            return;
+        }
+        if (name_in(node, {"ul", "ol", "menu"})) {
+            flush();
+            ++list_depth_;
+            walk(node, depth + 1);
+            flush();
+            --list_depth_;
+            return;
+        }
+        if (name_is(node, "li")) {
+            flush();
+            kind_ = Block::Kind::kListItem;
+            level_ = std::max(0, list_depth_ - 1);
+            walk(node, depth + 1);
+            flush();
+            return;
+        }
+        if (name_is(node, "tr")) {
+            flush();
+            std::string row;
+            for (const xmlNode* cell = node->children; cell; cell = cell->next) {
+                if (cell->type != XML_ELEMENT_NODE || !name_in(cell, {"td", "th"})) continue;
+                std::string text;
+                append_text(cell, text);
+                if (!row.empty()) row += " | ";
+                row += normalise_inline(text);
+            }
+            if (row.find_first_not_of(" |") != std::string::npos) {
+                add_block(blocks_, Block::Kind::kTable, 0, row);
+            }
+            return;
+        }
+        if (name_is(node, "br")) {
+            text_ += ' ';
+            return;
+        }
+        if (is_block(node) || name_in(node, {"table", "td", "th"})) {
+            flush();
+            walk(node, depth + 1);
+            flush();
+            return;
+        }
+        walk(node, depth + 1);  // inline: a, span, em, strong, code, sup, ...
+    }
+
+    void find_title(const xmlNode* head) {
+        for (const xmlNode* node = head->children; node; node = node->next) {
+            if (node->type == XML_ELEMENT_NODE && name_is(node, "title")) set_title(node);
+        }
+    }
+
+    // Ends the pending text as a block. An element that holds nothing yet (the <p> inside an
+    // <li>) keeps the pending kind.
+    void flush() {
+        size_t before = blocks_.size();
+        add_block(blocks_, kind_, level_, text_);
+        text_.clear();
+        if (blocks_.size() != before) {
+            kind_ = Block::Kind::kParagraph;
+            level_ = 0;
+        }
+    }
+
+    Extracted out_;
+    std::vector<Block> blocks_;
+    std::string text_;
+    Block::Kind kind_ = Block::Kind::kParagraph;
+    int level_ = 0;
+    int list_depth_ = 0;
+};
+
+// Whether the document names its encoding (<meta charset>, http-equiv content type, or an XML
+// declaration); when it does not, it must be UTF-8.
+bool declares_charset(std::string_view bytes) {
+    std::string head(bytes.substr(0, 4096));
+    std::transform(head.begin(), head.end(), head.begin(), [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    return head.find("charset") != std::string::npos ||
+           (head.rfind("<?xml", 0) == 0 && head.find("encoding") != std::string::npos);
+}
+
+struct DocFree {
+    void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
+};
+
+}  // namespace
+
+Result<Extracted> read_html(std::string_view bytes, std::string_view where) {
+    bool declared = declares_charset(bytes);
+    if (!declared) WARD_TRY(check_text(bytes, where));
+    if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+        return invalid_argument("{}: too large for the HTML parser", where);
+    }
+    int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                  HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED;
+    std::unique_ptr<xmlDoc, DocFree> doc(htmlReadMemory(bytes.data(),
+                                                        static_cast<int>(bytes.size()), nullptr,
+                                                        declared ? nullptr : "UTF-8", options));
+    if (!doc) return invalid_argument("{}: not readable as HTML", where);
+    HtmlWalker walker;
+    // xmlDoc begins with the same members as xmlNode (libxml2 documents this), so the document
+    // is walked as the parent of the top-level nodes.
+    walker.walk(reinterpret_cast<const xmlNode*>(doc.get()), 0);
+    Extracted out = walker.take();
+    // The parser's output is UTF-8 whatever the input encoding; make sure of it.
+    for (const Block& b : out.blocks) {
+        if (find_invalid_utf8(b.text) != std::string_view::npos) {
+            return invalid_argument("{}: the decoded text is not valid UTF-8", where);
+        }
+    }
+    if (out.title.empty()) {
+        for (const Block& b : out.blocks) {
+            if (b.kind == Block::Kind::kHeading) {
+                out.title = b.text;
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace ward::knowledge::detail
