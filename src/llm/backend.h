@@ -1,8 +1,9 @@
 // The Backend interface: one chat or completion request in, a stream of text pieces out, with
-// usage and a finish reason. A LocalBackend runs the engine in this process (continuous
-// batching over a fixed number of slots); a RemoteBackend speaks the OpenAI protocol to an
-// inference server (vLLM, TGI, llama.cpp server, Ollama, another Ward). A Registry names the
-// models of the TOML configuration and says which backend serves each.
+// usage and a finish reason; or, for embedding models, texts in and vectors out. A LocalBackend
+// runs the engine in this process (continuous batching over a fixed number of slots); a
+// RemoteBackend speaks the OpenAI protocol to an inference server (vLLM, TGI, llama.cpp server,
+// Ollama, another Ward). A Registry names the models of the TOML configuration and says which
+// backend serves each.
 //
 // The server never sees the difference: it renders nothing and tokenises nothing itself.
 //
@@ -100,6 +101,22 @@ struct ModelInfo {
     std::string description;  // architecture, parameters, type; or the upstream URL
     int context_length = 0;   // tokens; 0 when unknown (remote)
     int64_t created = 0;      // unix seconds the model was loaded
+    // An embedding model (POST /v1/embeddings) rather than a generator: a local GGUF of
+    // architecture bert, or a remote model configured with `embedding = true`.
+    bool embedding = false;
+    int embedding_dim = 0;  // floats per vector; 0 when unknown (remote)
+};
+
+// A batch of texts to embed (the OpenAI embeddings request: one string or an array of them).
+struct EmbeddingRequest {
+    std::string model;  // a name from the registry
+    std::vector<std::string> inputs;
+};
+
+struct Embeddings {
+    std::vector<std::vector<float>> vectors;  // one per input, in input order
+    int prompt_tokens = 0;                    // tokens of all inputs (the upstream's count)
+    std::string model;                        // the model name that served it
 };
 
 class Backend {
@@ -121,6 +138,12 @@ class Backend {
     // Tokens `text` would take for this model (the real tokenizer locally; an upper-bound
     // estimate for remote models without one).
     virtual size_t count_tokens(std::string_view text) const = 0;
+    // Embeds every input. The default, for models that do not embed: kInvalidArgument "model
+    // 'X' does not produce embeddings". Embedding backends document their own errors.
+    virtual Result<Embeddings> embed(const EmbeddingRequest& request) {
+        (void)request;
+        return invalid_argument("model '{}' does not produce embeddings", info().name);
+    }
     // True once the model can serve (loaded, or the upstream answered).
     virtual bool ready() const = 0;
     // Requests generating or waiting for a slot right now.

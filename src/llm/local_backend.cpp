@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "engine/batch.h"
+#include "engine/encoder.h"
 #include "engine/generate.h"
 #include "engine/parallel.h"
 #include "engine/pretokenize.h"
@@ -318,6 +319,38 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::create(const LocalBackendOpt
     }
     backend->controls_ = std::make_unique<ControlTexts>(tok);
 
+    if (m.hparams().is_encoder()) {
+        // An embedding model: no slots and no scheduler; embed() runs the Encoder on the
+        // calling thread, sharing one worker team.
+        backend->team_ = std::make_shared<engine::WorkerTeam>(options.threads);
+        engine::EncoderOptions eo;
+        eo.team = backend->team_;
+        eo.max_batch_tokens = std::max(options.batch, m.hparams().n_ctx_train);
+        auto encoder = engine::Encoder::create(backend->model_, eo);
+        if (!encoder) {
+            return Status(encoder.error().code(),
+                          fmt::format("{}: {}", where, encoder.error().message()));
+        }
+        backend->encoder_ = std::move(*encoder);
+        ModelInfo& info = backend->info_;
+        info.name = options.name;
+        info.backend = "local";
+        info.file_sha256 = m.file_sha256();
+        info.description = describe(m);
+        info.context_length = backend->encoder_->max_tokens();
+        info.embedding = true;
+        info.embedding_dim = backend->encoder_->dim();
+        info.created = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+        log->info(
+            "{}: loaded in {:.2f} s ({}; sha256 {}); embedding model of {} dimensions, "
+            "{} tokens, {} threads",
+            where, seconds_between(t0, Clock::now()), info.description, info.file_sha256,
+            info.embedding_dim, info.context_length, backend->team_->size());
+        return backend;
+    }
+
     int context = options.context;
     const int trained = m.hparams().n_ctx_train;
     if (trained > 0 && context > trained) {
@@ -375,6 +408,9 @@ LocalBackend::~LocalBackend() {
 }
 
 Status LocalBackend::validate(const Request& request) const {
+    if (encoder_) {
+        return invalid_argument("model '{}' is an embedding model; use /v1/embeddings", info_.name);
+    }
     const GenerationParams& p = request.params;
     if (request.messages.empty() && !request.prompt) {
         return invalid_argument("the request has no messages and no prompt");
@@ -796,6 +832,37 @@ std::shared_ptr<LocalBackend::Job> LocalBackend::release_slot(Slot& slot) {
     slot.last_used = ++use_clock_;
     n_active_.fetch_sub(1);
     return job;
+}
+
+Result<Embeddings> LocalBackend::embed(const EmbeddingRequest& request) {
+    if (!encoder_) return Backend::embed(request);
+    if (request.inputs.empty()) return invalid_argument("no input to embed");
+    if (request.inputs.size() > kMaxEmbeddingInputs) {
+        return invalid_argument("{} inputs given; at most {} are allowed per request",
+                                request.inputs.size(), kMaxEmbeddingInputs);
+    }
+    std::vector<std::vector<int32_t>> ids;
+    ids.reserve(request.inputs.size());
+    int prompt_tokens = 0;
+    for (size_t i = 0; i < request.inputs.size(); ++i) {
+        if (size_t at = find_invalid_utf8(request.inputs[i]); at != std::string_view::npos) {
+            return invalid_argument("input #{} is not valid UTF-8 (at byte {})", i, at);
+        }
+        ids.push_back(encoder_->tokenize(request.inputs[i]));
+        prompt_tokens += static_cast<int>(ids.back().size());
+    }
+    ++n_active_;
+    const auto t0 = Clock::now();
+    auto vectors = encoder_->embed_tokens(ids);
+    --n_active_;
+    if (!vectors) return vectors.error();
+    logger("llm")->debug("local backend '{}': {} inputs, {} tokens embedded in {:.3f} s",
+                         info_.name, ids.size(), prompt_tokens, seconds_between(t0, Clock::now()));
+    Embeddings out;
+    out.vectors = std::move(*vectors);
+    out.prompt_tokens = prompt_tokens;
+    out.model = info_.name;
+    return out;
 }
 
 }  // namespace ward::llm

@@ -19,6 +19,11 @@
 // slow client never blocks the scheduler, and a callback returning false frees the slot at the
 // next step.
 //
+// Embeddings: a GGUF of architecture bert is an embedding model (info().embedding): it has no
+// slots and no scheduler, generate() refuses it, and embed() runs the engine's Encoder on the
+// calling thread (concurrent calls take turns on the shared worker team, see engine/encoder.h).
+// A generator's embed() is refused (Backend::embed).
+//
 // Thread safety: every public method may be called from any number of threads at once (the
 // Backend contract). The destructor stops the scheduler and fails the requests still waiting or
 // running with kUnavailable "shutting down"; threads blocked in generate() may outlive it (after
@@ -46,6 +51,7 @@
 
 namespace ward::engine {
 class BatchEvaluator;
+class Encoder;
 class Session;
 class WorkerTeam;
 }  // namespace ward::engine
@@ -104,8 +110,17 @@ class LocalBackend : public Backend {
     // A deadline passing or a cancellation after the first token is a Generation with
     // Finish::kCancelled.
     Result<Generation> generate(const Request& request, const PieceCallback& on_piece) override;
-    // What generate() checks before it queues: the same errors, nothing queued.
+    // What generate() checks before it queues: the same errors, nothing queued. An embedding
+    // model refuses every request: kInvalidArgument "model 'X' is an embedding model; use
+    // /v1/embeddings".
     Status check(const Request& request) const override;
+    // Embedding models: one unit-length vector per input ([CLS] input [SEP] through the
+    // encoder, pooled as the file says); prompt_tokens counts [CLS] and [SEP]. Errors:
+    // kInvalidArgument (no inputs, more than kMaxEmbeddingInputs, invalid UTF-8 naming the
+    // input); kResourceExhausted "input #i: input of N tokens is longer than the model's
+    // context of M". Generators: Backend::embed's refusal.
+    Result<Embeddings> embed(const EmbeddingRequest& request) override;
+    static constexpr size_t kMaxEmbeddingInputs = 2048;  // as OpenAI's API
     size_t count_tokens(std::string_view text) const override;
     bool ready() const override { return true; }  // create() returns only a loaded model
     int active() const override { return n_active_.load(); }
@@ -133,6 +148,7 @@ class LocalBackend : public Backend {
     std::shared_ptr<Job> release_slot(Slot& slot);
 
     std::shared_ptr<const engine::Model> model_;
+    std::unique_ptr<engine::Encoder> encoder_;  // embedding models only
     std::optional<engine::ChatTemplateFamily> family_;
     std::unique_ptr<internal::ControlTexts> controls_;
     ModelInfo info_;

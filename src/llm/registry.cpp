@@ -14,8 +14,10 @@ namespace {
 // The keys each backend kind understands beyond the shared ones (backend, context,
 // description); a key of the other kind is a mistake worth stopping for.
 constexpr std::string_view kLocalOnly[] = {"path", "slots", "threads", "batch", "chat_template"};
+// `embedding` is remote-only: a local model is an embedding model when its GGUF is a bert.
 constexpr std::string_view kRemoteOnly[] = {"base_url",          "upstream_model", "api_key_env",
-                                            "connect_timeout_s", "read_timeout_s", "retries"};
+                                            "connect_timeout_s", "read_timeout_s", "retries",
+                                            "embedding"};
 
 // A model checked against the configuration, not yet loaded.
 struct Plan {
@@ -38,6 +40,7 @@ class ModelKeys {
         return static_cast<int>(config_.get_int(path(field)));
     }
     double number(std::string_view field) const { return config_.get_float(path(field)); }
+    bool boolean(std::string_view field) const { return config_.get_bool(path(field)); }
 
     // "config: ward.toml:7:1: models.x.base_url: <what>", the location when the key was given.
     Status error(std::string_view field, std::string_view what) const {
@@ -118,6 +121,7 @@ Result<Plan> plan_model(const Config& config, const std::string& name, const Env
     o.connect_timeout_s = keys.number("connect_timeout_s");
     o.read_timeout_s = keys.number("read_timeout_s");
     o.retries = keys.integer("retries");
+    o.embedding = keys.given("embedding") && keys.boolean("embedding");
     // The context default (2048) is a local slot size; a remote context is unknown unless given.
     o.context = keys.given("context") ? keys.integer("context") : 0;
     if (keys.given("description")) o.description = keys.string("description");
@@ -189,6 +193,10 @@ void add_llm_config_keys(ConfigSchema& schema) {
                 .description = "remote: further attempts before the first piece arrives",
                 .min_int = 0,
                 .max_int = 20});
+    schema.add({.path = "models.*.embedding",
+                .type = T::kBool,
+                .description = "remote: an embedding model, served at /v1/embeddings (local "
+                               "models are detected from the file)"});
     schema.add(
         {.path = "models.*.description", .type = T::kString, .description = "shown in /v1/models"});
 }

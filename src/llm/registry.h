@@ -17,6 +17,15 @@
 //   upstream_model = "meta-llama/Llama-3.1-70B-Instruct"
 //   api_key_env = "WARD_GPU1_KEY"   # the variable that holds the key, never the key itself
 //
+//   [models.bge]                    # an embedding model: local ones are detected from the
+//   backend = "local"               # file (GGUF architecture bert) ...
+//   path = "/srv/models/bge-small-en-v1.5-f16.gguf"
+//
+//   [models.e5]                     # ... remote ones are declared
+//   backend = "remote"
+//   base_url = "http://gpu1:8000"
+//   embedding = true
+//
 // Thread safety: from_config() and add() build the registry before it is shared; once built,
 // find(), all() and default_backend() may be called from any thread (the backends are
 // themselves thread-safe).

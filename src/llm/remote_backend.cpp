@@ -24,7 +24,10 @@ namespace {
 
 constexpr size_t kMaxErrorBodyBytes = 64 * 1024;         // of a non-200 answer, for its message
 constexpr size_t kMaxPlainBodyBytes = 16 * 1024 * 1024;  // of a 200 answer that is not SSE
-constexpr size_t kMaxUpstreamMessageBytes = 400;         // quoted in our error messages
+// Of an embeddings answer: 2048 inputs of 3072 floats written as JSON take about 80 MiB.
+constexpr size_t kMaxEmbeddingsBodyBytes = 128 * 1024 * 1024;
+constexpr size_t kMaxEmbeddingInputs = 2048;      // as OpenAI's API
+constexpr size_t kMaxUpstreamMessageBytes = 400;  // quoted in our error messages
 constexpr auto kProbeInterval = std::chrono::seconds(5);
 constexpr auto kWatchdogTick = std::chrono::milliseconds(20);
 
@@ -326,6 +329,7 @@ RemoteBackend::RemoteBackend(RemoteBackendOptions options, BaseUrl url)
             ? options_.description
             : fmt::format("remote model {} at {}", options_.upstream_model, options_.base_url);
     info_.context_length = options_.context;
+    info_.embedding = options_.embedding;
     info_.created = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
@@ -475,11 +479,71 @@ std::vector<LogprobEntry> read_logprobs(const json& logprobs) {
     return out;
 }
 
+// Reads an OpenAI embeddings answer for n_inputs inputs: `data` holds one object per input
+// with its `index` and its `embedding` (an array of numbers), in any order; `usage` is
+// optional. Errors: a description of what is not of that shape (the caller names the
+// upstream).
+Result<Embeddings> parse_embeddings(const std::string& body, size_t n_inputs) {
+    json answer = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (answer.is_discarded()) return unavailable("the answer is not JSON");
+    if (!answer.is_object()) return unavailable("the answer is not a JSON object");
+    auto data = answer.find("data");
+    if (data == answer.end() || !data->is_array()) {
+        return unavailable("the answer has no \"data\" array");
+    }
+    if (data->size() != n_inputs) {
+        return unavailable("the answer has {} embeddings for {} inputs", data->size(), n_inputs);
+    }
+    Embeddings out;
+    out.vectors.resize(n_inputs);
+    std::vector<bool> seen(n_inputs, false);
+    size_t dim = 0;
+    for (size_t k = 0; k < data->size(); ++k) {
+        const json& item = (*data)[k];
+        if (!item.is_object()) return unavailable("data[{}] is not an object", k);
+        auto index = item.find("index");
+        size_t i = k;  // without an index, the position says which input it is
+        if (index != item.end()) {
+            if (!index->is_number_unsigned() || index->get<uint64_t>() >= n_inputs) {
+                return unavailable("data[{}].index is not an input index below {}", k, n_inputs);
+            }
+            i = static_cast<size_t>(index->get<uint64_t>());
+        }
+        if (seen[i]) return unavailable("data[{}] repeats index {}", k, i);
+        seen[i] = true;
+        auto embedding = item.find("embedding");
+        if (embedding == item.end() || !embedding->is_array() || embedding->empty()) {
+            return unavailable(
+                "data[{}].embedding is not a non-empty array of numbers (ask "
+                "for encoding_format \"float\")",
+                k);
+        }
+        if (dim == 0) dim = embedding->size();
+        if (embedding->size() != dim) {
+            return unavailable("data[{}].embedding has {} values, data[0] had {}", k,
+                               embedding->size(), dim);
+        }
+        std::vector<float>& vec = out.vectors[i];
+        vec.reserve(dim);
+        for (const json& v : *embedding) {
+            if (!v.is_number()) return unavailable("data[{}].embedding holds a non-number", k);
+            vec.push_back(static_cast<float>(v.get<double>()));
+        }
+    }
+    if (auto usage = answer.find("usage"); usage != answer.end() && usage->is_object()) {
+        out.prompt_tokens = int_member(*usage, "prompt_tokens");
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<Generation> RemoteBackend::generate(const Request& request, const PieceCallback& on_piece) {
     const std::string& name = info_.name;
     const GenerationParams& p = request.params;
+    if (options_.embedding) {
+        return invalid_argument("model '{}' is an embedding model; use /v1/embeddings", name);
+    }
     if (request.messages.empty() == !request.prompt.has_value()) {
         return invalid_argument("model {}: a request needs either messages or a prompt", name);
     }
@@ -917,6 +981,126 @@ RemoteBackend::Attempt RemoteBackend::attempt(const Request& request, const std:
                  unavailable("upstream {} ({}): the stream ended after {} piece(s) without a "
                              "finish reason",
                              name, url, state.delivered));
+}
+
+Result<Embeddings> RemoteBackend::embed(const EmbeddingRequest& request) {
+    const std::string& name = info_.name;
+    const std::string& url = options_.base_url;
+    if (!options_.embedding) return Backend::embed(request);
+    if (request.inputs.empty()) return invalid_argument("model {}: no input to embed", name);
+    if (request.inputs.size() > kMaxEmbeddingInputs) {
+        return invalid_argument("model {}: {} inputs given; at most {} are allowed per request",
+                                name, request.inputs.size(), kMaxEmbeddingInputs);
+    }
+    ActiveCount active(active_);
+    const auto start = Clock::now();
+    const json body = {{"model", options_.upstream_model},
+                       {"input", request.inputs},
+                       {"encoding_format", "float"}};
+    const std::string body_text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    const int attempts = 1 + options_.retries;
+    Status last_error;
+    for (int i = 0; i < attempts; ++i) {
+        httplib::Client client(url_.scheme_host_port);
+        if (!client.is_valid()) {
+            return unavailable("upstream {} ({}): this build cannot speak https", name, url);
+        }
+        set_timeout(options_.connect_timeout_s,
+                    [&](time_t sec, time_t us) { client.set_connection_timeout(sec, us); });
+        set_timeout(options_.read_timeout_s, [&](time_t sec, time_t us) {
+            client.set_read_timeout(sec, us);
+            client.set_write_timeout(sec, us);
+        });
+        httplib::Request req;
+        req.method = "POST";
+        req.path = url_.path_prefix + "/v1/embeddings";
+        req.body = body_text;
+        req.set_header("Content-Type", "application/json");
+        if (!options_.api_key.empty()) {
+            req.set_header("Authorization", "Bearer " + options_.api_key);
+        }
+        int http_status = 0;
+        double retry_after = -1;
+        std::string answer;
+        bool too_big = false;
+        req.response_handler = [&](const httplib::Response& response) {
+            http_status = response.status;
+            retry_after = parse_retry_after(response.get_header_value("Retry-After"));
+            return true;
+        };
+        req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+            const size_t limit = http_status == 200 ? kMaxEmbeddingsBodyBytes : kMaxErrorBodyBytes;
+            if (answer.size() + size > limit) {
+                answer.append(data, limit - answer.size());
+                too_big = http_status == 200;
+                return !too_big;  // an error body is cut, a too large answer abandoned
+            }
+            answer.append(data, size);
+            return true;
+        };
+        httplib::Response response;
+        httplib::Error error = httplib::Error::Success;
+        const bool sent = client.send(req, response, error);
+        std::string reason;
+        if (too_big) {
+            return unavailable("upstream {} ({}): the embeddings answer is larger than {} bytes",
+                               name, url, kMaxEmbeddingsBodyBytes);
+        }
+        if (!sent) {
+            std::string what = describe_transport_error(error, options_.connect_timeout_s,
+                                                        options_.read_timeout_s);
+            if (error == httplib::Error::SSLServerVerification ||
+                error == httplib::Error::SSLLoadingCerts) {
+                return unavailable("upstream {} ({}): {}", name, url, what);
+            }
+            reason = httplib::to_string(error);
+            last_error = Status(StatusCode::kUnavailable, what);
+        } else if (http_status == 200) {
+            ready_ = true;
+            auto parsed = parse_embeddings(answer, request.inputs.size());
+            if (!parsed) {
+                llm_log()->warn("remote {}: malformed embeddings answer after {} attempt(s)", name,
+                                i + 1);
+                return unavailable("upstream {} ({}) answered /v1/embeddings with {}", name, url,
+                                   parsed.error().message());
+            }
+            Embeddings out = std::move(*parsed);
+            if (out.prompt_tokens == 0) {
+                for (const auto& input : request.inputs) {
+                    out.prompt_tokens += static_cast<int>(count_tokens(input));
+                }
+            }
+            out.model = name;
+            llm_log()->info("remote {}: {} inputs embedded ({} tokens), {} attempt(s), {:.2f} s",
+                            name, out.vectors.size(), out.prompt_tokens, i + 1,
+                            seconds_between(start, Clock::now()));
+            return out;
+        } else {
+            std::string message = redact(upstream_message(answer));
+            reason = fmt::format("HTTP {}", http_status);
+            if (http_status != 429 && http_status < 500) {
+                if (http_status >= 400) {
+                    return invalid_argument("upstream {} ({}) rejected the request: HTTP {}: {}",
+                                            name, url, http_status, message);
+                }
+                return unavailable("upstream {} ({}) answered with unexpected HTTP {}", name, url,
+                                   http_status);
+            }
+            last_error =
+                Status(StatusCode::kUnavailable, fmt::format("HTTP {}: {}", http_status, message));
+        }
+        if (i + 1 == attempts) break;
+        const double wait =
+            std::min(retry_after >= 0 ? retry_after : backoff_seconds(options_.backoff_s, i),
+                     options_.max_retry_after_s);
+        llm_log()->warn("remote {}: embeddings attempt {} of {} failed ({}); retrying in {:.2f} s",
+                        name, i + 1, attempts, reason, wait);
+        std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    }
+    llm_log()->warn("remote {}: embeddings unavailable after {} attempt(s), {:.2f} s", name,
+                    attempts, seconds_between(start, Clock::now()));
+    return unavailable("upstream {} ({}) is unavailable after {} attempt(s): {}", name, url,
+                       attempts, last_error.message());
 }
 
 }  // namespace ward::llm

@@ -15,8 +15,11 @@
 // the flag and the deadline every 20 ms, so a silent upstream (a long prompt being read) is
 // cancelled too.
 //
+// Embedding models (`embedding = true` in the configuration) answer embed() with one POST to
+// {base_url}/v1/embeddings instead, retried by the same rules.
+//
 // Thread safety: every method may be called from any number of threads at once; each
-// generate() uses its own connection.
+// generate() and embed() uses its own connection.
 #pragma once
 
 #include <atomic>
@@ -43,6 +46,8 @@ struct RemoteBackendOptions {
     double max_retry_after_s = 30;  // the longest wait between attempts, Retry-After too
     int context = 0;                // tokens, when the operator knows it; 0: unknown
     bool probe_at_create = true;    // GET /v1/models in create() (tests may skip it)
+    // An embedding model: embed() POSTs to /v1/embeddings and generate() is refused.
+    bool embedding = false;
 };
 
 // The parts of a base URL, as checked by parse_base_url().
@@ -75,6 +80,15 @@ class RemoteBackend : public Backend {
     // Usage comes from the upstream's final chunk; when it sends none, it is estimated with
     // count_tokens. A cancelled request returns its text so far with Finish::kCancelled.
     Result<Generation> generate(const Request& request, const PieceCallback& on_piece) override;
+    // Embedding models (options.embedding): POSTs {"model": upstream_model, "input": [...],
+    // "encoding_format": "float"} to {base_url}/v1/embeddings and returns data[i].embedding in
+    // input order (by each item's `index`) with usage.prompt_tokens (estimated with
+    // count_tokens when absent). Retries as generate() does: connection errors, 429 and 5xx,
+    // with backoff and Retry-After. Errors: kInvalidArgument (no inputs, more than 2048, the
+    // upstream answered another 4xx, with its message); kUnavailable (retries spent; an answer
+    // that is not JSON of the embeddings shape, or has a vector count other than the inputs',
+    // naming what is wrong). Other models: Backend::embed's refusal.
+    Result<Embeddings> embed(const EmbeddingRequest& request) override;
     // An upper-bound estimate without the upstream's tokenizer: one token per 3 bytes, rounded
     // up (BPE vocabularies average 3.5-4.5 bytes per English token and rarely go below 3 for
     // clinical text; below 3 only for unusual scripts and long digit runs).
