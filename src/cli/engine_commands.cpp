@@ -1,4 +1,5 @@
-// The `ward` subcommands of the engine: model info, tokenize, generate, perplexity, quantize.
+// The `ward` subcommands of the engine: model info, tokenize, generate, embed, perplexity,
+// quantize.
 // Output formats here are contracts other tools parse (docs/engine.md); change them only with
 // the docs.
 #include <cmath>
@@ -13,6 +14,7 @@
 
 #include "engine/bench.h"
 #include "engine/chat_template.h"
+#include "engine/encoder.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/model_maker.h"
@@ -56,6 +58,9 @@ Status model_info(const std::string& path) {
     fmt::print("layers: {}\nembedding: {}\nheads: {}\nkv heads: {}\nhead dim: {}\nffn: {}\n",
                hp.n_layer, hp.n_embd, hp.n_head, hp.n_head_kv, hp.head_dim, hp.n_ff);
     fmt::print("vocabulary: {} ({})\n", hp.n_vocab, model->tokenizer().model_type());
+    if (hp.is_encoder()) {
+        fmt::print("pooling: {}\n", hp.pooling == Pooling::kCls ? "cls" : "mean");
+    }
     fmt::print("chat template: {}\n", family);
     fmt::print("file size: {}\n", model->file().file_size());
     fmt::print("sha256: {}\n", model->file_sha256());
@@ -195,6 +200,39 @@ Status generate_command(const GenerateArgs& a) {
     return ok_status();
 }
 
+struct EmbedArgs {
+    std::string model, text, file;
+    int threads = 0;
+    bool json = false;
+};
+
+// One text's embedding: dim and the first values, or with --json the whole vector.
+Status embed_command(const EmbedArgs& a) {
+    std::string text = a.text;
+    if (!a.file.empty()) {
+        WARD_ASSIGN_OR_RETURN(text, read_file(a.file));
+    }
+    WARD_ASSIGN_OR_RETURN(auto model, Model::load(a.model));
+    EncoderOptions eo;
+    eo.n_threads = a.threads;
+    WARD_ASSIGN_OR_RETURN(auto encoder, Encoder::create(model, eo));
+    const size_t n_tokens = encoder->tokenize(text).size();
+    WARD_ASSIGN_OR_RETURN(std::vector<float> v, encoder->embed(text));
+    if (a.json) {
+        nlohmann::json j = {
+            {"model", a.model}, {"tokens", n_tokens}, {"dim", v.size()}, {"embedding", v}};
+        fmt::print("{}\n", j.dump());
+        return ok_status();
+    }
+    std::string first;
+    for (size_t i = 0; i < std::min<size_t>(v.size(), 8); ++i) {
+        first += fmt::format("{}{:.6f}", i ? " " : "", v[i]);
+    }
+    fmt::print("tokens: {}\ndim: {}\nembedding: {}{}\n", n_tokens, v.size(), first,
+               v.size() > 8 ? " ..." : "");
+    return ok_status();
+}
+
 struct PerplexityArgs {
     std::string model, file;
     int n_ctx = 512;
@@ -318,20 +356,28 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
     auto ms = std::make_shared<RandomModelSpec>();
     auto make_type = std::make_shared<std::string>("Q4_0");
     auto make_out = std::make_shared<std::string>();
-    make->add_option("--arch", ms->arch, "llama, qwen2 or gemma3")
-        ->check(CLI::IsMember({"llama", "qwen2", "gemma3"}));
+    auto make_pooling = std::make_shared<std::string>("mean");
+    make->add_option("--arch", ms->arch, "llama, qwen2, gemma3, or bert (an embedding encoder)")
+        ->check(CLI::IsMember({"llama", "qwen2", "gemma3", "bert"}));
+    make->add_option("--pooling", *make_pooling, "bert: mean or cls")
+        ->check(CLI::IsMember({"mean", "cls"}));
     make->add_option("--dim", ms->n_embd, "Model width")->check(CLI::Range(1, 1 << 16));
     make->add_option("--layers", ms->n_layer, "Layers")->check(CLI::Range(1, 1024));
     make->add_option("--heads", ms->n_head, "Attention heads")->check(CLI::Range(1, 1024));
     make->add_option("--kv-heads", ms->n_head_kv, "Key/value heads")->check(CLI::Range(1, 1024));
     make->add_option("--ffn", ms->n_ff, "Feed-forward width")->check(CLI::Range(1, 1 << 18));
     make->add_option("--vocab", ms->n_vocab, "Vocabulary size")->check(CLI::Range(3, 1 << 20));
-    make->add_option("--ctx", ms->n_ctx, "Training context length")->check(CLI::Range(1, 1 << 20));
+    auto* make_ctx = make->add_option("--ctx", ms->n_ctx,
+                                      "Training context length (bert: positions, default 512)")
+                         ->check(CLI::Range(1, 1 << 20));
     make->add_option("--type", *make_type, "Tensor type of the matrices, or Q4_K_M");
     make->add_option("--seed", ms->seed, "Random seed");
     make->add_option("OUT", *make_out, "Output GGUF")->required();
-    set_action(make, ctx, [ms, make_type, make_out] {
+    set_action(make, ctx, [ms, make_type, make_out, make_pooling, make_ctx] {
+        ms->pooling = *make_pooling == "cls" ? 2 : 1;
+        if (ms->arch == "bert" && make_ctx->count() == 0) ms->n_ctx = 512;
         if (*make_type == "Q4_K_M" || *make_type == "q4_k_m") {
+            if (ms->arch == "bert") throw UsageError("--type Q4_K_M is for decoder models");
             ms->q4_k_m = true;
         } else {
             auto type = parse_tensor_type(*make_type);
@@ -401,6 +447,21 @@ void register_engine_commands(CLI::App& app, Context& ctx) {
     set_action(gen, ctx, [ga, seed] {
         ga->seed_given = seed->count() > 0;
         return generate_command(*ga);
+    });
+
+    auto* emb = app.add_subcommand("embed", "Embed a text with an encoder model (bert)");
+    auto ea = std::make_shared<EmbedArgs>();
+    emb->add_option("-m,--model", ea->model, "GGUF encoder model file")->required();
+    emb->add_option("TEXT", ea->text, "Text to embed");
+    emb->add_option("-f,--file", ea->file, "Read the text from a file");
+    emb->add_option("-t,--threads", ea->threads, "Threads (0: all cores)")
+        ->check(CLI::Range(0, 1024));
+    emb->add_flag("--json", ea->json, "Print one JSON object with the whole vector");
+    set_action(emb, ctx, [ea] {
+        if (!ea->text.empty() && !ea->file.empty()) {
+            throw UsageError("give TEXT or -f FILE, not both");
+        }
+        return embed_command(*ea);
     });
 
     auto* ppl = app.add_subcommand("perplexity", "Measure perplexity on a text file");
