@@ -19,9 +19,40 @@ bool has_non_ascii(std::string_view text) {
     return false;
 }
 
-// NFC of valid UTF-8; ASCII is returned as it is (it is always NFC).
+size_t decode(std::string_view text, size_t i, char32_t& cp);
+
+// Whether `text` is certainly NFC already, without normalising it: true when every character
+// below U+0300 (Latin-1 and Latin Extended; none of them changes under NFC and none is a
+// combining mark) or one that has no canonical decomposition, no combining class, takes no
+// part in canonical composition and is not Hangul (composed algorithmically). False sends the
+// text through utf8proc, which is the slow part of ingestion.
+bool certainly_nfc(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size()) {
+        if (static_cast<unsigned char>(text[i]) < 0x80) {
+            ++i;
+            continue;
+        }
+        char32_t cp = 0;
+        i += decode(text, i, cp);
+        if (cp < 0x300) continue;
+        if ((cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0x3130 && cp <= 0x318F) ||
+            (cp >= 0xA960 && cp <= 0xA97F) || (cp >= 0xAC00 && cp <= 0xD7FF)) {
+            return false;
+        }
+        const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+        if (p->combining_class != 0 || p->comb_index != UINT16_MAX || p->comp_exclusion ||
+            (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// NFC of valid UTF-8; text that is certainly NFC already (all ASCII, most Latin text) is
+// returned as it is.
 std::string to_nfc(std::string text) {
-    if (!has_non_ascii(text)) return text;
+    if (!has_non_ascii(text) || certainly_nfc(text)) return text;
     utf8proc_uint8_t* mapped = nullptr;
     utf8proc_ssize_t n =
         utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
@@ -137,9 +168,16 @@ std::string normalise_inline(std::string_view text) {
                 pending_space = true;
                 continue;
             }
+            // A run of printable ASCII is copied at once.
+            size_t end = i;
+            while (end < text.size() && static_cast<unsigned char>(text[end]) > 0x20 &&
+                   static_cast<unsigned char>(text[end]) < 0x7F) {
+                ++end;
+            }
             if (pending_space && !out.empty()) out += ' ';
             pending_space = false;
-            out += static_cast<char>(c);
+            out.append(text.data() + i - 1, end - i + 1);
+            i = end;
             continue;
         }
         char32_t cp = 0;

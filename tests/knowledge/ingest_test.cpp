@@ -1,6 +1,7 @@
 #include "knowledge/ingest.h"
 
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "common/crypto.h"
 #include "common/mapped_file.h"
+#include "knowledge/ingest_internal.h"
 
 namespace ward::knowledge {
 namespace {
@@ -200,6 +202,55 @@ TEST(Ingest, NormalisesToNfcAndCollapsesWhitespace) {
     auto docs = parse_documents("Caf\x65\xCC\x81 \xC2\xA0 au\t\tlait\r\nnoir", "a.txt", {});
     ASSERT_TRUE(docs) << docs.error().to_string();
     EXPECT_EQ((*docs)[0].content, "Caf\u00e9 au lait noir");
+}
+
+std::string encode(char32_t cp) {
+    std::string out;
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    return out;
+}
+
+std::string utf8proc_nfc(const std::string& s) {
+    utf8proc_uint8_t* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(s.c_str()));
+    std::string result(reinterpret_cast<const char*>(out));
+    std::free(out);
+    return result;
+}
+
+// Normalisation skips utf8proc for text that is certainly NFC already; for every code point
+// of the first three planes, alone and before a character it might compose with, the result
+// must be what utf8proc gives.
+TEST(Ingest, NfcFastPathAgreesWithUtf8proc) {
+    auto changed_by_whitespace_rules = [](char32_t cp) {
+        return cp <= 0xA0 || cp == 0xAD || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) ||
+               cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x2060 ||
+               cp == 0x3000 || cp == 0xFEFF;
+    };
+    size_t checked = 0;
+    for (char32_t cp = 0xA1; cp < 0x30000; ++cp) {
+        if ((cp >= 0xD800 && cp <= 0xDFFF) || changed_by_whitespace_rules(cp)) continue;
+        for (const char* after : {"x", "\u0301", "\u09BE", "\u1161", "\u11A8"}) {
+            std::string text = "a" + encode(cp) + after;
+            ASSERT_EQ(detail::normalise_inline(text), utf8proc_nfc(text))
+                << "U+" << std::hex << static_cast<uint32_t>(cp) << " before " << after;
+            ++checked;
+        }
+    }
+    EXPECT_GT(checked, 500000u);
 }
 
 TEST(Ingest, SameTextSameHashWhateverTheFormat) {
