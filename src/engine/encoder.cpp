@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/kernels.h"
 #include "engine/ops.h"
 
 namespace ward::engine {
@@ -150,6 +151,7 @@ void Encoder::forward(std::span<const std::vector<int32_t>> inputs,
     }
 
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const kernels::KernelSet& kern = kernels::active_kernels();
     for (int il = 0; il < hp.n_layer; ++il) {
         const LayerWeights& l = w.layers[il];
         matmul(*l.wq, x.data(), T, q.data(), ws);
@@ -171,9 +173,7 @@ void Encoder::forward(std::span<const std::vector<int32_t>> inputs,
             const float* qh = q.data() + size_t(r) * E + size_t(h) * D;
             for (int j = 0; j < n; ++j) {
                 const float* kj = k.data() + size_t(first + j) * E + size_t(h) * D;
-                float dot = 0;
-                for (int i = 0; i < D; ++i) dot += qh[i] * kj[i];
-                scores[j] = dot * scale;
+                scores[j] = kern.dot(qh, kj, D) * scale;
             }
             softmax(scores.data(), n);
             float* out_h = att.data() + size_t(r) * E + size_t(h) * D;
