@@ -34,6 +34,7 @@ enum class Kind {
     kHistorical,
     kRecent,
     kRecentSentence,
+    kRecentAdjacent,
     kAccident,
     kInformational,
     kIdiom,
@@ -50,6 +51,7 @@ Kind kind_of(std::string_view category) {
     if (category == "historical") return Kind::kHistorical;
     if (category == "recent") return Kind::kRecent;
     if (category == "recent_sentence") return Kind::kRecentSentence;
+    if (category == "recent_adjacent") return Kind::kRecentAdjacent;
     if (category == "accident") return Kind::kAccident;
     if (category == "informational") return Kind::kInformational;
     if (category == "idiom") return Kind::kIdiom;
@@ -124,7 +126,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
     // Sort the matches by what they are.
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
-        recent_sentence, accidents, informational, idioms;
+        recent_sentence, recent_adjacent, accidents, informational, idioms;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (kind_of(e.category)) {
@@ -145,6 +147,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 break;
             case Kind::kRecent:
                 recent.push_back(&m);
+                break;
+            case Kind::kRecentAdjacent:
+                recent_adjacent.push_back(&m);
                 break;
             case Kind::kRecentSentence:
                 recent_sentence.push_back(&m);
@@ -247,13 +252,21 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 ++j;
                 ++skipped;
             }
+            // The cue must close its clause or be followed by punctuation: in "SI: denies" it
+            // negates SI, in "endorses SI, denies HI" it negates HI.
             for (const auto* p : post) {
-                if (p->first == j && sentence_of(j) == sentence) cand.suppressed = "negated";
+                if (p->first != j || sentence_of(j) != sentence) continue;
+                char after = toks[p->last - 1].after;
+                bool closes = p->last == toks.size() || clause_of(p->last) != clause_of(j) ||
+                              after == ',' || after == ';' || after == '.' || after == ')';
+                if (closes) cand.suppressed = "negated";
             }
         }
         if (cand.suppressed) continue;
+        bool recent_right_before = false;
+        for (const auto* r : recent_adjacent) recent_right_before |= r->last == m.first;
         if (any_in_clause(historical, clause) && !any_in_clause(recent, clause) &&
-            !any_in_sentence(recent_sentence, sentence)) {
+            !any_in_sentence(recent_sentence, sentence) && !recent_right_before) {
             cand.suppressed = "historical";
         }
     }
