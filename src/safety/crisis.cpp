@@ -38,6 +38,7 @@ enum class Kind {
     kAccident,
     kInformational,
     kIdiom,
+    kJoke,
     kUnknown,
 };
 
@@ -55,6 +56,7 @@ Kind kind_of(std::string_view category) {
     if (category == "accident") return Kind::kAccident;
     if (category == "informational") return Kind::kInformational;
     if (category == "idiom") return Kind::kIdiom;
+    if (category == "joke") return Kind::kJoke;
     return Kind::kUnknown;
 }
 
@@ -126,7 +128,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
     // Sort the matches by what they are.
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
-        recent_sentence, recent_adjacent, accidents, informational, idioms;
+        recent_sentence, recent_adjacent, accidents, informational, idioms, jokes;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (kind_of(e.category)) {
@@ -162,6 +164,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 break;
             case Kind::kIdiom:
                 idioms.push_back(&m);
+                break;
+            case Kind::kJoke:
+                jokes.push_back(&m);
                 break;
             case Kind::kUnknown:
                 break;
@@ -220,6 +225,10 @@ RailResult CrisisDetector::check(std::string_view message) const {
         if (cand.suppressed) continue;
         if ((cat == "self_harm" || cat == "recent_attempt") && any_in_clause(accidents, clause)) {
             cand.suppressed = "accident";
+            continue;
+        }
+        if ((cat == "harm_to_others" || cat == "abuse") && any_in_sentence(jokes, sentence)) {
+            cand.suppressed = "joke";
             continue;
         }
         if (cat != "plan_or_means" && text.question[sentence] &&
