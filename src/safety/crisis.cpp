@@ -273,7 +273,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
         }
         if (cand.suppressed) continue;
         bool recent_right_before = false;
-        for (const auto* r : recent_adjacent) recent_right_before |= r->last == m.first;
+        for (const auto* r : recent_adjacent) {
+            recent_right_before |= r->last == m.first || (r->first >= m.first && r->last <= m.last);
+        }
         if (any_in_clause(historical, clause) && !any_in_clause(recent, clause) &&
             !any_in_sentence(recent_sentence, sentence) && !recent_right_before) {
             cand.suppressed = "historical";
