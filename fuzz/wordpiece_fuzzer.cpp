@@ -12,6 +12,7 @@
 #include "engine/gguf.h"
 #include "engine/gguf_writer.h"
 #include "engine/model_maker.h"
+#include "engine/pretokenize.h"
 #include "engine/tokenizer.h"
 
 namespace {
@@ -56,15 +57,13 @@ const std::vector<std::shared_ptr<const Tokenizer>>& tokenizers() {
     return all;
 }
 
+// Valid UTF-8 throughout: decode_utf8 reports an invalid byte as a one-byte U+FFFD.
 bool is_valid_utf8(const std::string& s) {
     for (size_t i = 0; i < s.size();) {
-        const auto c = static_cast<uint8_t>(s[i]);
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > s.size()) return false;
-        for (size_t k = 1; k < n; ++k) {
-            if ((static_cast<uint8_t>(s[i + k]) & 0xC0) != 0x80) return false;
-        }
-        i += n;
+        uint32_t cp = 0;
+        const int n = ward::engine::decode_utf8(s, i, &cp);
+        if (n == 1 && cp == 0xFFFD) return false;
+        i += static_cast<size_t>(n);
     }
     return true;
 }

@@ -31,6 +31,32 @@ std::vector<std::string> vocab(int n_vocab) {
     return t;
 }
 
+// Gaussian tensors added to a writer, drawn from one seeded stream in the order asked for.
+class RandomTensors {
+  public:
+    RandomTensors(GgufWriter& writer, uint64_t seed) : writer_(writer), rng_(seed) {}
+
+    // A [n_in, n_out] matrix of N(0, scale²) weights encoded as `type`.
+    Status matrix(const std::string& name, int64_t n_in, int64_t n_out, float scale,
+                  TensorType type) {
+        buffer_.resize(static_cast<size_t>(n_in * n_out));
+        for (float& x : buffer_) x = normal_(rng_) * scale;
+        return writer_.add_tensor(name, type, {n_in, n_out}, buffer_);
+    }
+    // An F32 vector of N(mean, spread²) values.
+    Status vec(const std::string& name, int64_t n, float mean, float spread) {
+        buffer_.resize(static_cast<size_t>(n));
+        for (float& x : buffer_) x = mean + normal_(rng_) * spread;
+        return writer_.add_tensor(name, TensorType::kF32, {n}, buffer_);
+    }
+
+  private:
+    GgufWriter& writer_;
+    std::mt19937_64 rng_;
+    std::normal_distribution<float> normal_{0.0f, 1.0f};
+    std::vector<float> buffer_;
+};
+
 constexpr std::string_view kWordStart = "\xe2\x96\x81";  // U+2581, llama.cpp's word start
 
 Status make_random_bert(const RandomModelSpec& s, const std::string& path) {
@@ -62,48 +88,35 @@ Status make_random_bert(const RandomModelSpec& s, const std::string& path) {
     w.set_u32("tokenizer.ggml.seperator_token_id", 3);  // sic: the GGUF key's spelling
     w.set_u32("tokenizer.ggml.mask_token_id", 4);
 
-    std::mt19937_64 rng(s.seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
+    RandomTensors random(w, s.seed);
     const int64_t V = static_cast<int64_t>(tokens.size());
     const int64_t E = s.n_embd, F = s.n_ff;
-    std::vector<float> buffer;
-    auto matrix = [&](const std::string& name, int64_t n_in, int64_t n_out, float scale,
-                      TensorType type) {
-        buffer.resize(static_cast<size_t>(n_in * n_out));
-        for (float& x : buffer) x = normal(rng) * scale;
-        return w.add_tensor(name, type, {n_in, n_out}, buffer);
-    };
-    auto vec = [&](const std::string& name, int64_t n, float mean, float spread) {
-        std::vector<float> v(static_cast<size_t>(n));
-        for (float& x : v) x = mean + normal(rng) * spread;
-        return w.add_tensor(name, TensorType::kF32, {n}, v);
-    };
     const float in_scale = 1.0f / std::sqrt(static_cast<float>(E));
     // Position and token-type tables stay F32, as llama.cpp's converter leaves them.
-    WARD_TRY(matrix("token_embd.weight", E, V, 1.0f, s.type));
-    WARD_TRY(matrix("position_embd.weight", E, s.n_ctx, 0.5f, TensorType::kF32));
-    WARD_TRY(matrix("token_types.weight", E, 2, 0.5f, TensorType::kF32));
-    WARD_TRY(vec("token_embd_norm.weight", E, 1.0f, 0.1f));
-    WARD_TRY(vec("token_embd_norm.bias", E, 0.0f, 0.1f));
+    WARD_TRY(random.matrix("token_embd.weight", E, V, 1.0f, s.type));
+    WARD_TRY(random.matrix("position_embd.weight", E, s.n_ctx, 0.5f, TensorType::kF32));
+    WARD_TRY(random.matrix("token_types.weight", E, 2, 0.5f, TensorType::kF32));
+    WARD_TRY(random.vec("token_embd_norm.weight", E, 1.0f, 0.1f));
+    WARD_TRY(random.vec("token_embd_norm.bias", E, 0.0f, 0.1f));
     for (int il = 0; il < s.n_layer; ++il) {
         const std::string p = "blk." + std::to_string(il) + ".";
-        WARD_TRY(matrix(p + "attn_q.weight", E, E, in_scale, s.type));
-        WARD_TRY(vec(p + "attn_q.bias", E, 0.0f, 0.2f));
-        WARD_TRY(matrix(p + "attn_k.weight", E, E, in_scale, s.type));
-        WARD_TRY(vec(p + "attn_k.bias", E, 0.0f, 0.2f));
-        WARD_TRY(matrix(p + "attn_v.weight", E, E, in_scale, s.type));
-        WARD_TRY(vec(p + "attn_v.bias", E, 0.0f, 0.2f));
-        WARD_TRY(matrix(p + "attn_output.weight", E, E, in_scale, s.type));
-        WARD_TRY(vec(p + "attn_output.bias", E, 0.0f, 0.2f));
-        WARD_TRY(vec(p + "attn_output_norm.weight", E, 1.0f, 0.1f));
-        WARD_TRY(vec(p + "attn_output_norm.bias", E, 0.0f, 0.1f));
-        WARD_TRY(matrix(p + "ffn_up.weight", E, F, in_scale, s.type));
-        WARD_TRY(vec(p + "ffn_up.bias", F, 0.0f, 0.2f));
-        WARD_TRY(
-            matrix(p + "ffn_down.weight", F, E, 1.0f / std::sqrt(static_cast<float>(F)), s.type));
-        WARD_TRY(vec(p + "ffn_down.bias", E, 0.0f, 0.2f));
-        WARD_TRY(vec(p + "layer_output_norm.weight", E, 1.0f, 0.1f));
-        WARD_TRY(vec(p + "layer_output_norm.bias", E, 0.0f, 0.1f));
+        WARD_TRY(random.matrix(p + "attn_q.weight", E, E, in_scale, s.type));
+        WARD_TRY(random.vec(p + "attn_q.bias", E, 0.0f, 0.2f));
+        WARD_TRY(random.matrix(p + "attn_k.weight", E, E, in_scale, s.type));
+        WARD_TRY(random.vec(p + "attn_k.bias", E, 0.0f, 0.2f));
+        WARD_TRY(random.matrix(p + "attn_v.weight", E, E, in_scale, s.type));
+        WARD_TRY(random.vec(p + "attn_v.bias", E, 0.0f, 0.2f));
+        WARD_TRY(random.matrix(p + "attn_output.weight", E, E, in_scale, s.type));
+        WARD_TRY(random.vec(p + "attn_output.bias", E, 0.0f, 0.2f));
+        WARD_TRY(random.vec(p + "attn_output_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(random.vec(p + "attn_output_norm.bias", E, 0.0f, 0.1f));
+        WARD_TRY(random.matrix(p + "ffn_up.weight", E, F, in_scale, s.type));
+        WARD_TRY(random.vec(p + "ffn_up.bias", F, 0.0f, 0.2f));
+        WARD_TRY(random.matrix(p + "ffn_down.weight", F, E, 1.0f / std::sqrt(static_cast<float>(F)),
+                               s.type));
+        WARD_TRY(random.vec(p + "ffn_down.bias", E, 0.0f, 0.2f));
+        WARD_TRY(random.vec(p + "layer_output_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(random.vec(p + "layer_output_norm.bias", E, 0.0f, 0.1f));
     }
     return w.write(path);
 }
@@ -189,29 +202,17 @@ Status make_random_model(const RandomModelSpec& s, const std::string& path) {
     w.set_u32("tokenizer.ggml.eos_token_id", 2);
     w.set_u32("tokenizer.ggml.unknown_token_id", 0);
 
-    std::mt19937_64 rng(s.seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
+    RandomTensors random(w, s.seed);
     const int64_t V = static_cast<int64_t>(tokens.size());
     const int64_t E = s.n_embd, F = s.n_ff;
     const int64_t q_dim = int64_t{s.n_head} * head_dim, kv_dim = int64_t{s.n_head_kv} * head_dim;
     const TensorType base = s.q4_k_m ? TensorType::kQ4_K : s.type;
-    std::vector<float> buffer;
-    auto matrix = [&](const std::string& name, int64_t n_in, int64_t n_out, float scale,
-                      TensorType type) {
-        buffer.resize(static_cast<size_t>(n_in * n_out));
-        for (float& x : buffer) x = normal(rng) * scale;
-        return w.add_tensor(name, type, {n_in, n_out}, buffer);
-    };
-    auto vec = [&](const std::string& name, int64_t n, float mean, float spread) {
-        std::vector<float> v(static_cast<size_t>(n));
-        for (float& x : v) x = mean + normal(rng) * spread;
-        return w.add_tensor(name, TensorType::kF32, {n}, v);
-    };
     const float in_scale = 1.0f / std::sqrt(static_cast<float>(E));
-    WARD_TRY(matrix("token_embd.weight", E, V, a == "gemma3" ? 0.05f : 1.0f, base));
-    WARD_TRY(vec("output_norm.weight", E, 1.0f, 0.1f));
+    WARD_TRY(random.matrix("token_embd.weight", E, V, a == "gemma3" ? 0.05f : 1.0f, base));
+    WARD_TRY(random.vec("output_norm.weight", E, 1.0f, 0.1f));
     if (!s.tied_output) {
-        WARD_TRY(matrix("output.weight", E, V, in_scale, s.q4_k_m ? TensorType::kQ6_K : base));
+        WARD_TRY(
+            random.matrix("output.weight", E, V, in_scale, s.q4_k_m ? TensorType::kQ6_K : base));
     }
     if (s.rope_freqs) {
         std::vector<float> f(static_cast<size_t>(head_dim / 2));
@@ -221,27 +222,27 @@ Status make_random_model(const RandomModelSpec& s, const std::string& path) {
     for (int il = 0; il < s.n_layer; ++il) {
         const std::string p = "blk." + std::to_string(il) + ".";
         const TensorType more = s.q4_k_m && use_more_bits(il, s.n_layer) ? TensorType::kQ6_K : base;
-        WARD_TRY(vec(p + "attn_norm.weight", E, 1.0f, 0.1f));
-        WARD_TRY(matrix(p + "attn_q.weight", E, q_dim, in_scale, base));
-        WARD_TRY(matrix(p + "attn_k.weight", E, kv_dim, in_scale, base));
-        WARD_TRY(matrix(p + "attn_v.weight", E, kv_dim, in_scale, more));
-        WARD_TRY(matrix(p + "attn_output.weight", q_dim, E, in_scale, base));
+        WARD_TRY(random.vec(p + "attn_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(random.matrix(p + "attn_q.weight", E, q_dim, in_scale, base));
+        WARD_TRY(random.matrix(p + "attn_k.weight", E, kv_dim, in_scale, base));
+        WARD_TRY(random.matrix(p + "attn_v.weight", E, kv_dim, in_scale, more));
+        WARD_TRY(random.matrix(p + "attn_output.weight", q_dim, E, in_scale, base));
         if (a == "qwen2") {
-            WARD_TRY(vec(p + "attn_q.bias", q_dim, 0.0f, 0.5f));
-            WARD_TRY(vec(p + "attn_k.bias", kv_dim, 0.0f, 0.5f));
-            WARD_TRY(vec(p + "attn_v.bias", kv_dim, 0.0f, 0.5f));
+            WARD_TRY(random.vec(p + "attn_q.bias", q_dim, 0.0f, 0.5f));
+            WARD_TRY(random.vec(p + "attn_k.bias", kv_dim, 0.0f, 0.5f));
+            WARD_TRY(random.vec(p + "attn_v.bias", kv_dim, 0.0f, 0.5f));
         }
         if (a == "gemma3") {
-            WARD_TRY(vec(p + "attn_q_norm.weight", head_dim, 1.0f, 0.1f));
-            WARD_TRY(vec(p + "attn_k_norm.weight", head_dim, 1.0f, 0.1f));
-            WARD_TRY(vec(p + "post_attention_norm.weight", E, 1.0f, 0.1f));
-            WARD_TRY(vec(p + "post_ffw_norm.weight", E, 1.0f, 0.1f));
+            WARD_TRY(random.vec(p + "attn_q_norm.weight", head_dim, 1.0f, 0.1f));
+            WARD_TRY(random.vec(p + "attn_k_norm.weight", head_dim, 1.0f, 0.1f));
+            WARD_TRY(random.vec(p + "post_attention_norm.weight", E, 1.0f, 0.1f));
+            WARD_TRY(random.vec(p + "post_ffw_norm.weight", E, 1.0f, 0.1f));
         }
-        WARD_TRY(vec(p + "ffn_norm.weight", E, 1.0f, 0.1f));
-        WARD_TRY(matrix(p + "ffn_gate.weight", E, F, in_scale, base));
-        WARD_TRY(matrix(p + "ffn_up.weight", E, F, in_scale, base));
-        WARD_TRY(
-            matrix(p + "ffn_down.weight", F, E, 1.0f / std::sqrt(static_cast<float>(F)), more));
+        WARD_TRY(random.vec(p + "ffn_norm.weight", E, 1.0f, 0.1f));
+        WARD_TRY(random.matrix(p + "ffn_gate.weight", E, F, in_scale, base));
+        WARD_TRY(random.matrix(p + "ffn_up.weight", E, F, in_scale, base));
+        WARD_TRY(random.matrix(p + "ffn_down.weight", F, E, 1.0f / std::sqrt(static_cast<float>(F)),
+                               more));
     }
     return w.write(path);
 }

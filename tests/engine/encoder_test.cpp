@@ -27,6 +27,7 @@
 #include "engine/model_maker.h"
 #include "engine/ops.h"
 #include "engine/session.h"
+#include "support/kernel_path_guard.h"
 #include "support/reference_bert.h"
 #include "support/tiny_model.h"
 
@@ -70,17 +71,6 @@ class MadeModel {
 
   private:
     std::string path_;
-};
-
-class KernelPathGuard {
-  public:
-    explicit KernelPathGuard(KernelPath path) : saved_(active_kernel_path()) {
-        EXPECT_TRUE(set_kernel_path(path).ok());
-    }
-    ~KernelPathGuard() { (void)set_kernel_path(saved_); }
-
-  private:
-    KernelPath saved_;
 };
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -127,7 +117,7 @@ TEST_P(EncoderReference, MatchesReferenceOnEveryPath) {
     for (KernelPath kp : {KernelPath::kPortable, KernelPath::kAvx2, KernelPath::kAvx512}) {
         if (!kernel_path_supported(kp)) continue;
         SCOPED_TRACE(std::string("kernel path ") + std::string(kernel_path_name(kp)));
-        KernelPathGuard guard(kp);
+        testing::KernelPathGuard guard(kp);
         const bool quantized = matmul_quantizes_activations(c.type, 64);
         if (!references.count(quantized)) {
             auto ref = testing::reference_embedding(made.path(), ids, quantized);

@@ -48,22 +48,27 @@ class TempDirCleanup : public ::testing::Environment {
 };
 const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 
-// A made bert model (mean pooling, 64 wide, 32 positions) and a made llama, written once.
+// Writes a made model once per name.
+std::string made(const std::string& name, engine::RandomModelSpec s) {
+    s.n_embd = 64;
+    s.n_head = 4;
+    s.n_head_kv = 4;
+    s.n_vocab = 300;
+    std::string p = temp_path(name + ".gguf");
+    EXPECT_TRUE(engine::make_random_model(s, p).ok());
+    return p;
+}
+
+// A bert (mean pooling, 32 positions, Q8_0) and a llama (F32), 64 wide.
 const std::string& bert_path() {
     static const std::string path = [] {
         engine::RandomModelSpec s;
         s.arch = "bert";
         s.type = engine::TensorType::kQ8_0;
-        s.n_embd = 64;
         s.n_layer = 2;
-        s.n_head = 4;
-        s.n_head_kv = 4;
         s.n_ff = 128;
-        s.n_vocab = 300;
         s.n_ctx = 32;
-        std::string p = temp_path("bert.gguf");
-        EXPECT_TRUE(engine::make_random_model(s, p).ok());
-        return p;
+        return made("bert", s);
     }();
     return path;
 }
@@ -72,16 +77,10 @@ const std::string& llama_path() {
     static const std::string path = [] {
         engine::RandomModelSpec s;
         s.type = engine::TensorType::kF32;
-        s.n_embd = 64;
         s.n_layer = 1;
-        s.n_head = 2;
-        s.n_head_kv = 2;
         s.n_ff = 64;
-        s.n_vocab = 300;
         s.n_ctx = 64;
-        std::string p = temp_path("llama.gguf");
-        EXPECT_TRUE(engine::make_random_model(s, p).ok());
-        return p;
+        return made("llama", s);
     }();
     return path;
 }
