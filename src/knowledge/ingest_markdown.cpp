@@ -65,8 +65,8 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 // Decodes a character reference at s[i] == '&'; returns its length, or 0 when there is none.
 size_t decode_entity(std::string_view s, size_t i, std::string& out) {
-    size_t semi = s.find(';', i + 1);
-    if (semi == std::string_view::npos || semi - i > 12 || semi == i + 1) return 0;
+    size_t semi = s.substr(0, std::min(s.size(), i + 13)).find(';', i + 1);
+    if (semi == std::string_view::npos || semi == i + 1) return 0;
     std::string_view body = s.substr(i + 1, semi - i - 1);
     if (body[0] == '#') {
         bool hex = body.size() > 1 && (body[1] == 'x' || body[1] == 'X');
@@ -108,11 +108,13 @@ size_t html_tag_length(std::string_view s, size_t i) {
 }
 
 // Length of an autolink <scheme:...> or <user@host> at s[i] == '<', or 0; `inner` is its text.
+// The search stops at the first character an autolink cannot hold, so it is bounded by the
+// next '<' and never rescans the rest of the text.
 size_t autolink_length(std::string_view s, size_t i, std::string_view& inner) {
-    size_t close = s.find('>', i + 1);
-    if (close == std::string_view::npos) return 0;
+    size_t close = s.find_first_of(" \t\n<>", i + 1);
+    if (close == std::string_view::npos || s[close] != '>') return 0;
     std::string_view body = s.substr(i + 1, close - i - 1);
-    if (body.empty() || body.find_first_of(" \t\n<") != std::string_view::npos) return 0;
+    if (body.empty()) return 0;
     size_t colon = body.find(':');
     bool scheme = colon != std::string_view::npos && colon >= 2 && is_ascii_alpha(body[0]);
     bool email = body.find('@') != std::string_view::npos;
@@ -121,21 +123,28 @@ size_t autolink_length(std::string_view s, size_t i, std::string_view& inner) {
     return close - i + 1;
 }
 
-// The index just past the bracket matching s[open] ('[' or '('), or npos.
-size_t matching(std::string_view s, size_t open) {
-    char o = s[open];
-    char c = o == '[' ? ']' : ')';
-    int depth = 0;
-    for (size_t i = open; i < s.size(); ++i) {
-        if (s[i] == '\\') {
+// For every '[' and '(' of `s`, the index just past its matching bracket (0: none), found in
+// one pass with a stack per bracket kind, so that links cost linear time whatever the input.
+std::vector<uint32_t> match_brackets(std::string_view s) {
+    std::vector<uint32_t> close(s.size(), 0);
+    std::vector<uint32_t> squares, rounds;
+    for (size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '\\') {
             ++i;
-        } else if (s[i] == o) {
-            ++depth;
-        } else if (s[i] == c && --depth == 0) {
-            return i + 1;
+        } else if (c == '[') {
+            squares.push_back(static_cast<uint32_t>(i));
+        } else if (c == '(') {
+            rounds.push_back(static_cast<uint32_t>(i));
+        } else if (c == ']' && !squares.empty()) {
+            close[squares.back()] = static_cast<uint32_t>(i + 1);
+            squares.pop_back();
+        } else if (c == ')' && !rounds.empty()) {
+            close[rounds.back()] = static_cast<uint32_t>(i + 1);
+            rounds.pop_back();
         }
     }
-    return std::string_view::npos;
+    return close;
 }
 
 // Whether a run of emphasis characters s[b, e) is a delimiter (CommonMark's flanking rules):
@@ -163,29 +172,92 @@ bool breaks_line(std::string_view tag) {
     return lower == "h6" || std::find(kBreaking.begin(), kBreaking.end(), lower) != kBreaking.end();
 }
 
-void strip_inline_into(std::string_view s, std::string& out, int depth);
-
 // Inline markup to text: emphasis, strikethrough, code spans, links and images (their text),
 // autolinks (their address), HTML tags (dropped), backslash escapes and character references.
-std::string strip_inline(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    strip_inline_into(s, out, 0);
-    return out;
-}
+// Linear in the text: brackets are matched once up front and a code-span opener whose length
+// found no closer is not searched for again.
+class InlineStripper {
+  public:
+    explicit InlineStripper(std::string_view s) : s_(s), close_(match_brackets(s)) {
+        out_.reserve(s.size());
+    }
+    std::string run() {
+        strip(0, s_.size(), 0);
+        return std::move(out_);
+    }
 
-void strip_inline_into(std::string_view s, std::string& out, int depth) {
-    size_t i = 0;
-    while (i < s.size()) {
-        char c = s[i];
-        if (c == '\\' && i + 1 < s.size() && is_ascii_punct(s[i + 1])) {
-            out += s[i + 1];
-            i += 2;
-        } else if (c == '`') {
-            size_t run = s.find_first_not_of('`', i);
-            if (run == std::string_view::npos) run = s.size();
-            std::string_view fence = s.substr(i, run - i);
-            size_t close = run;
+  private:
+    void strip(size_t begin, size_t end, int depth) {
+        std::string_view s = s_.substr(0, end);
+        size_t i = begin;
+        while (i < end) {
+            char c = s[i];
+            if (c == '\\' && i + 1 < end && is_ascii_punct(s[i + 1])) {
+                out_ += s[i + 1];
+                i += 2;
+            } else if (c == '`') {
+                i = code_span(s, i);
+            } else if ((c == '[' || (c == '!' && i + 1 < end && s[i + 1] == '[')) && depth < 8) {
+                size_t open = c == '!' ? i + 1 : i;
+                size_t text_end = close_[open];
+                if (text_end != 0 && text_end < end && (s[text_end] == '(' || s[text_end] == '[')) {
+                    size_t target_end = close_[text_end];
+                    if (target_end != 0 && target_end <= end) {
+                        strip(open + 1, text_end - 1, depth + 1);
+                        i = target_end;
+                        continue;
+                    }
+                }
+                out_ += c;
+                ++i;
+            } else if (c == '<') {
+                std::string_view inner;
+                if (size_t n = autolink_length(s, i, inner)) {
+                    out_ += inner;
+                    i += n;
+                } else if (size_t tag = html_tag_length(s, i)) {
+                    // Tags that break a line leave a space; inline ones (<b>, <span>) nothing.
+                    std::string_view name = s.substr(i + 1, tag - 1);
+                    if (!name.empty() && name[0] == '/') name.remove_prefix(1);
+                    size_t name_end = 0;
+                    while (name_end < name.size() &&
+                           (is_ascii_alpha(name[name_end]) || is_ascii_digit(name[name_end]))) {
+                        ++name_end;
+                    }
+                    if (breaks_line(name.substr(0, name_end))) out_ += ' ';
+                    i += tag;
+                } else {
+                    out_ += c;
+                    ++i;
+                }
+            } else if (c == '&') {
+                if (size_t n = decode_entity(s, i, out_)) {
+                    i += n;
+                } else {
+                    out_ += c;
+                    ++i;
+                }
+            } else if (c == '*' || c == '_' || c == '~') {
+                size_t run = s.find_first_not_of(c, i);
+                if (run == std::string_view::npos) run = end;
+                bool delimiter = (c != '~' || run - i >= 2) && is_emphasis_delimiter(s, i, run);
+                if (!delimiter) out_ += s.substr(i, run - i);
+                i = run;
+            } else {
+                out_ += c;
+                ++i;
+            }
+        }
+    }
+
+    // A code span opening at s[i]: its content is kept as written. Returns where to go on.
+    size_t code_span(std::string_view s, size_t i) {
+        size_t run = s.find_first_not_of('`', i);
+        if (run == std::string_view::npos) run = s.size();
+        std::string_view fence = s.substr(i, run - i);
+        size_t close = std::string_view::npos;
+        if (fence.size() >= unclosed_.size() || !unclosed_[fence.size()]) {
+            close = run;
             while (true) {
                 close = s.find(fence, close);
                 if (close == std::string_view::npos) break;
@@ -194,65 +266,29 @@ void strip_inline_into(std::string_view s, std::string& out, int depth) {
                 close = s.find_first_not_of('`', close_end);
                 if (close == std::string_view::npos) break;
             }
-            if (close == std::string_view::npos) {
-                out += fence;
-                i = run;
-            } else {
-                out += s.substr(run, close - run);
-                i = close + fence.size();
-            }
-        } else if ((c == '[' || (c == '!' && i + 1 < s.size() && s[i + 1] == '[')) && depth < 8) {
-            size_t open = c == '!' ? i + 1 : i;
-            size_t text_end = matching(s, open);
-            if (text_end != std::string_view::npos && text_end < s.size() &&
-                (s[text_end] == '(' || s[text_end] == '[')) {
-                size_t target_end = matching(s, text_end);
-                if (target_end != std::string_view::npos) {
-                    strip_inline_into(s.substr(open + 1, text_end - open - 2), out, depth + 1);
-                    i = target_end;
-                    continue;
-                }
-            }
-            out += c;
-            ++i;
-        } else if (c == '<') {
-            std::string_view inner;
-            if (size_t n = autolink_length(s, i, inner)) {
-                out += inner;
-                i += n;
-            } else if (size_t tag = html_tag_length(s, i)) {
-                // Tags that break a line leave a space; inline ones (<b>, <span>) nothing.
-                std::string_view name = s.substr(i + 1, tag - 1);
-                if (!name.empty() && name[0] == '/') name.remove_prefix(1);
-                size_t name_end = 0;
-                while (name_end < name.size() &&
-                       (is_ascii_alpha(name[name_end]) || is_ascii_digit(name[name_end]))) {
-                    ++name_end;
-                }
-                if (breaks_line(name.substr(0, name_end))) out += ' ';
-                i += tag;
-            } else {
-                out += c;
-                ++i;
-            }
-        } else if (c == '&') {
-            if (size_t n = decode_entity(s, i, out)) {
-                i += n;
-            } else {
-                out += c;
-                ++i;
-            }
-        } else if (c == '*' || c == '_' || c == '~') {
-            size_t run = s.find_first_not_of(c, i);
-            if (run == std::string_view::npos) run = s.size();
-            bool delimiter = (c != '~' || run - i >= 2) && is_emphasis_delimiter(s, i, run);
-            if (!delimiter) out += s.substr(i, run - i);
-            i = run;
-        } else {
-            out += c;
-            ++i;
         }
+        if (close == std::string_view::npos) {
+            // No closer of this length up to the end of the text: later openers of it are
+            // literal too. (Inside a link's text the search ends early and proves less.)
+            if (s.size() == s_.size()) {
+                if (fence.size() >= unclosed_.size()) unclosed_.resize(fence.size() + 1, false);
+                unclosed_[fence.size()] = true;
+            }
+            out_ += fence;
+            return run;
+        }
+        out_ += s.substr(run, close - run);
+        return close + fence.size();
     }
+
+    std::string_view s_;
+    std::vector<uint32_t> close_;
+    std::vector<bool> unclosed_;  // by opener length
+    std::string out_;
+};
+
+std::string strip_inline(std::string_view s) {
+    return InlineStripper(s).run();
 }
 
 // One input line after its block-quote markers.

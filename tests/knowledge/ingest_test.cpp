@@ -308,6 +308,28 @@ TEST(Ingest, MarkdownStructure) {
         << d.chunks[0].text;
 }
 
+// Inputs that make naive inline parsers quadratic (every opener searching the rest of the
+// text for its closer). A megabyte of each must be read in one pass; a regression shows as a
+// test that runs for minutes.
+TEST(Ingest, PathologicalMarkupStaysLinear) {
+    const size_t n = 1 << 20;
+    std::string backticks;
+    for (size_t len = 1; backticks.size() < n; len = len % 700 + 1) {
+        backticks += std::string(len, '`') + "x ";
+    }
+    for (const std::string& text :
+         {std::string(n, '['), std::string(n, '('),
+          std::string(n / 2, '[') + std::string(n / 2, ']'), std::string(n, '<'),
+          std::string(n, '&'), std::string(n, '*') + "a", backticks,
+          std::string(n / 4, 'x') + std::string(n / 4, '<') + "a" + std::string(n / 2, ' ')}) {
+        auto docs = parse_documents(text, "p.md", {});
+        ASSERT_TRUE(docs) << docs.error().to_string();
+        size_t total = 0;
+        for (const Chunk& c : (*docs)[0].chunks) total += c.text.size();
+        EXPECT_GT(total, 0u);
+    }
+}
+
 TEST(Ingest, HtmlWithDeclaredCharset) {
     // ISO-8859-1 bytes (0xE9 is e-acute), declared: decoded by the parser, then NFC.
     std::string html =
