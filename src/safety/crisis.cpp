@@ -188,6 +188,14 @@ RailResult CrisisDetector::check(std::string_view message) const {
         if (!void_cue) cues.push_back(n);
     }
 
+    // An accident cue negated right before it ("wasn't an accident") is no accident.
+    std::vector<const PhraseLexicon::Match*> real_accidents;
+    for (const auto* a : accidents) {
+        bool negated = false;
+        for (const auto* n : cues) negated |= n->last <= a->first && a->first - n->last <= 2;
+        if (!negated) real_accidents.push_back(a);
+    }
+
     auto clause_of = [&](uint32_t t) { return toks[t].clause; };
     auto sentence_of = [&](uint32_t t) { return toks[t].sentence; };
     auto any_in_clause = [&](const std::vector<const PhraseLexicon::Match*>& list, uint32_t c) {
@@ -223,7 +231,8 @@ RailResult CrisisDetector::check(std::string_view message) const {
             if (idiom->first < m.last && m.first < idiom->last) cand.suppressed = "idiom";
         }
         if (cand.suppressed) continue;
-        if ((cat == "self_harm" || cat == "recent_attempt") && any_in_clause(accidents, clause)) {
+        if ((cat == "self_harm" || cat == "recent_attempt") &&
+            any_in_clause(real_accidents, clause)) {
             cand.suppressed = "accident";
             continue;
         }
