@@ -202,16 +202,15 @@ std::string quote_fts5(const std::vector<std::string>& words) {
     return out;
 }
 
-std::string build_match_expression(std::string_view text, const AbbreviationTable& table) {
+std::vector<Term> query_terms(std::string_view text, const AbbreviationTable& table) {
     std::vector<std::string> words = tokenize_query(text);
-    if (words.empty()) return "";
-
-    std::vector<std::string> terms;
+    std::vector<Term> terms;
+    if (words.empty()) return terms;
     std::unordered_set<std::string> seen;
     auto add_term = [&](const std::vector<std::string>& phrase) {
         if (terms.size() >= kMaxQueryTerms) return;
         std::string key = join_words(phrase);
-        if (seen.insert(key).second) terms.push_back(quote_fts5(phrase));
+        if (seen.insert(key).second) terms.push_back(phrase);
     };
 
     for (size_t i = 0; i < words.size() && terms.size() < kMaxQueryTerms;) {
@@ -247,12 +246,20 @@ std::string build_match_expression(std::string_view text, const AbbreviationTabl
     if (terms.empty()) {  // only stopwords: search for them rather than for nothing
         for (const auto& w : words) add_term({w});
     }
+    return terms;
+}
+
+std::string match_expression(const std::vector<Term>& terms) {
     std::string expression;
     for (const auto& t : terms) {
         if (!expression.empty()) expression += " OR ";
-        expression += t;
+        expression += quote_fts5(t);
     }
     return expression;
+}
+
+std::string build_match_expression(std::string_view text, const AbbreviationTable& table) {
+    return match_expression(query_terms(text, table));
 }
 
 }  // namespace ward::knowledge

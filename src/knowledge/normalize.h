@@ -71,10 +71,19 @@ class AbbreviationTable {
 // ignored so a pasted page cannot make one search arbitrarily slow.
 constexpr size_t kMaxQueryTerms = 64;
 
-// Builds the FTS5 MATCH expression for `text`: the quoted terms joined by OR, an abbreviation
-// or expansion found in the text replaced by the group ("mi" OR "myocardial infarction").
+// The search terms of `text`, in order: each a word or a phrase (its words in order). Stopwords
+// are dropped; an abbreviation or expansion found in the text brings its counterparts ("mi",
+// "myocardial infarction"), and a multi-word match also brings its own non-stopword words.
 // Repeated terms appear once. When every word is a stopword the stopwords are used, so "the
-// who" still searches; returns "" only when the text has no words at all.
+// who" still searches; empty only when the text has no words at all.
+using Term = std::vector<std::string>;
+std::vector<Term> query_terms(std::string_view text,
+                              const AbbreviationTable& table = AbbreviationTable::builtin());
+
+// The terms as an FTS5 MATCH expression: each quoted, joined by OR; "" for no terms.
+std::string match_expression(const std::vector<Term>& terms);
+
+// match_expression(query_terms(text, table)).
 std::string build_match_expression(std::string_view text,
                                    const AbbreviationTable& table = AbbreviationTable::builtin());
 

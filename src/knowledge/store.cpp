@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <sqlite3.h>
 #include <utf8proc.h>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,13 @@ constexpr int kMaxK = 100;
 // (Cormack, Clarke and Buettcher 2009). Each ranking contributes its top kFusionDepth.
 constexpr double kRrfK = 60.0;
 constexpr int kFusionDepth = 50;
+// FTS5 computes BM25 for every row that matches any term of an OR query (about 2 us a row), and
+// a question's common words ("patients", "study") match a third of a large store. So the terms
+// are taken rarest first while the rows they match add up to at most this many; the rest, all
+// more common than any kept term, are left out (see docs/knowledge.md, "Retrieval").
+constexpr int64_t kCandidateBudget = 2000;
+// Memory-mapped reads: the FTS5 index pages come from the OS page cache without a read() each.
+constexpr std::string_view kMmapPragma = "PRAGMA mmap_size = 1073741824";
 
 // Chunks are the FTS5 table's external content: the triggers keep the index in step with every
 // insert and delete (prune deletes rows; chunks are never updated).
@@ -71,6 +79,9 @@ CREATE INDEX chunks_document ON chunks(document, ordinal);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
   heading, text, content='chunks', content_rowid='id',
   tokenize='porter unicode61 remove_diacritics 2');
+-- Ranking: BM25 with equal weights for the heading path and the text (a heading is the title
+-- and section names, short fields that BM25's length normalisation already favours).
+INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0)');
 CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
   INSERT INTO chunks_fts(rowid, heading, text) VALUES (new.id, new.heading, new.text);
 END;
@@ -98,10 +109,6 @@ constexpr std::string_view kDocumentColumns =
     "d.doc_id, d.source, d.title, d.location, d.licence, d.published, d.format, "
     "d.content_sha256, d.chunk_count, d.bytes, d.added_version, d.removed_version";
 
-// BM25 with equal weights for the heading path and the text: a heading is usually the document
-// title and section names, which FTS5's length normalisation already treats as short fields.
-constexpr std::string_view kBm25 = "bm25(chunks_fts, 1.0, 1.0)";
-
 bool valid_utf8(std::string_view s) {
     const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
     size_t i = 0;
@@ -123,6 +130,18 @@ bool valid_utf8(std::string_view s) {
 struct Connection {
     Database db;
     std::unordered_map<std::string, std::unique_ptr<Statement>> statements;
+    // The store's FTS5 tokenizer, to turn query words into index terms (stems) for their
+    // document frequencies; created on first use.
+    fts5_tokenizer tokenizer_api{};
+    Fts5Tokenizer* tokenizer = nullptr;
+    bool vocab_ready = false;
+
+    Connection() = default;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() {
+        if (tokenizer) tokenizer_api.xDelete(tokenizer);
+    }
 
     // A prepared statement for `sql`, reset and unbound, owned by this connection.
     Result<Statement*> prepare(std::string_view sql) {
@@ -150,6 +169,97 @@ Result<int64_t> query_int(Connection& c, std::string_view sql, std::optional<int
     int64_t value = row ? stmt->column_int(0) : 0;
     stmt->reset();
     return value;
+}
+
+// The index terms of a word as the store's tokenizer makes them ("patients" -> "patient").
+Result<std::vector<std::string>> index_terms(Connection& c, std::string_view word) {
+    if (!c.tokenizer) {
+        fts5_api* api = nullptr;
+        sqlite3_stmt* raw = nullptr;
+        if (sqlite3_prepare_v2(c.db.handle(), "SELECT fts5(?1)", -1, &raw, nullptr) != SQLITE_OK) {
+            return internal_error("knowledge: this SQLite has no FTS5");
+        }
+        sqlite3_bind_pointer(raw, 1, static_cast<void*>(&api), "fts5_api_ptr", nullptr);
+        sqlite3_step(raw);
+        sqlite3_finalize(raw);
+        void* user = nullptr;
+        if (!api || api->xFindTokenizer(api, "porter", &user, &c.tokenizer_api) != SQLITE_OK) {
+            return internal_error("knowledge: FTS5's porter tokenizer is missing");
+        }
+        const char* args[] = {"unicode61", "remove_diacritics", "2"};
+        if (c.tokenizer_api.xCreate(user, args, 3, &c.tokenizer) != SQLITE_OK) {
+            c.tokenizer = nullptr;
+            return internal_error("knowledge: cannot create the FTS5 tokenizer");
+        }
+    }
+    std::vector<std::string> terms;
+    auto on_token = [](void* ctx, int, const char* token, int n, int, int) -> int {
+        static_cast<std::vector<std::string>*>(ctx)->emplace_back(token, static_cast<size_t>(n));
+        return SQLITE_OK;
+    };
+    if (c.tokenizer_api.xTokenize(c.tokenizer, &terms, FTS5_TOKENIZE_QUERY, word.data(),
+                                  static_cast<int>(word.size()), on_token) != SQLITE_OK) {
+        return internal_error("knowledge: the FTS5 tokenizer failed");
+    }
+    return terms;
+}
+
+// The FTS5 index's vocabulary (term -> rows) as a per-connection temp table; made outside any
+// transaction.
+Status ensure_vocabulary(Connection& c) {
+    if (c.vocab_ready) return ok_status();
+    WARD_TRY(c.db.exec(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, "
+        "row)"));
+    c.vocab_ready = true;
+    return ok_status();
+}
+
+// How many rows of the FTS5 index (live or not) hold a term: for a phrase, the fewest of any of
+// its words (an upper bound on the phrase's own count).
+Result<int64_t> document_frequency(Connection& c, const Term& term) {
+    WARD_ASSIGN_OR_RETURN(Statement * stmt,
+                          c.prepare("SELECT doc FROM temp.chunks_vocab WHERE term = ?"));
+    std::optional<int64_t> fewest;
+    for (const auto& word : term) {
+        WARD_ASSIGN_OR_RETURN(auto stems, index_terms(c, word));
+        for (const auto& stem : stems) {
+            stmt->reset();
+            stmt->bind(1, stem);
+            WARD_ASSIGN_OR_RETURN(bool row, stmt->step());
+            int64_t df = row ? stmt->column_int(0) : 0;
+            fewest = fewest ? std::min(*fewest, df) : df;
+        }
+    }
+    stmt->reset();
+    return fewest.value_or(0);
+}
+
+// The terms to search for: all of them when the rows they match add up to at most
+// kCandidateBudget, else the rarest ones that fit (at least the rarest one), in query order.
+Result<std::vector<Term>> select_terms(Connection& c, const std::vector<Term>& terms) {
+    std::vector<std::pair<int64_t, size_t>> by_frequency;  // df, index
+    int64_t total = 0;
+    for (size_t i = 0; i < terms.size(); ++i) {
+        WARD_ASSIGN_OR_RETURN(int64_t df, document_frequency(c, terms[i]));
+        by_frequency.emplace_back(df, i);
+        total += df;
+    }
+    if (total <= kCandidateBudget) return terms;
+    std::stable_sort(by_frequency.begin(), by_frequency.end());
+    std::vector<bool> keep(terms.size(), false);
+    int64_t rows = 0;
+    for (size_t j = 0; j < by_frequency.size(); ++j) {
+        auto [df, i] = by_frequency[j];
+        if (j > 0 && rows + df > kCandidateBudget) break;
+        keep[i] = true;
+        rows += df;
+    }
+    std::vector<Term> kept;
+    for (size_t i = 0; i < terms.size(); ++i) {
+        if (keep[i]) kept.push_back(terms[i]);
+    }
+    return kept;
 }
 
 Result<int64_t> latest_version(Connection& c) {
@@ -334,6 +444,7 @@ struct Store::Impl {
         WARD_ASSIGN_OR_RETURN(Database db, Database::open(path));
         auto c = std::make_unique<Connection>();
         c->db = std::move(db);
+        WARD_TRY(c->db.exec(kMmapPragma));
         return c;
     }
 
@@ -428,25 +539,53 @@ Result<std::shared_ptr<const DenseIndex>> Store::Impl::dense_index(Connection& c
 Result<std::vector<Scored>> Store::Impl::bm25(Connection& c, const std::string& match,
                                               int64_t version, const std::string& sources_json,
                                               int limit) {
+    std::vector<Scored> out;
+    // Fast path: FTS5 ranks the index alone (no table lookups per matching row), and the best
+    // rows are checked one by one until `limit` of them are live. When too few are (many old
+    // versions match, or a source filter), the joined query below gives the exact answer.
+    if (sources_json.empty()) {
+        const int64_t depth = 2 * static_cast<int64_t>(limit) + 10;
+        WARD_ASSIGN_OR_RETURN(Statement * ranked,
+                              c.prepare("SELECT rowid, rank FROM chunks_fts WHERE chunks_fts "
+                                        "MATCH ?1 ORDER BY rank LIMIT ?2"));
+        ranked->bind(1, match).bind(2, depth);
+        WARD_ASSIGN_OR_RETURN(
+            Statement * live,
+            c.prepare("SELECT 1 FROM chunks c JOIN documents d ON d.id = c.document "
+                      "WHERE c.id = ?1 AND " WARD_LIVE_IN("?2")));
+        int64_t rows = 0;
+        while (static_cast<int>(out.size()) < limit) {
+            WARD_ASSIGN_OR_RETURN(bool row, ranked->step());
+            if (!row) break;
+            ++rows;
+            live->reset();
+            live->bind(1, ranked->column_int(0)).bind(2, version);
+            WARD_ASSIGN_OR_RETURN(bool is_live, live->step());
+            if (is_live) out.push_back({ranked->column_int(0), -ranked->column_double(1)});
+        }
+        bool exhausted = rows < depth && static_cast<int>(out.size()) < limit;
+        ranked->reset();
+        live->reset();
+        if (static_cast<int>(out.size()) == limit || exhausted) return out;
+        out.clear();
+    }
     // The version and source filters sit inside the ranked query, so `limit` live hits come
     // back however many old rows also match.
     WARD_ASSIGN_OR_RETURN(
         Statement * stmt,
-        c.prepare(fmt::format(
-            "SELECT chunks_fts.rowid, {} AS score FROM chunks_fts "
+        c.prepare(
+            "SELECT chunks_fts.rowid, chunks_fts.rank FROM chunks_fts "
             "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document "
             "WHERE chunks_fts MATCH ?1 AND " WARD_LIVE_IN(
-                "?2") " AND (?3 IS NULL OR d.source IN "
-                      "(SELECT value FROM json_each(?3))) "
-                      "ORDER BY score LIMIT ?4",
-            kBm25)));
+                "?2") " AND (?3 IS NULL OR "
+                      "d.source IN (SELECT value FROM json_each(?3))) ORDER BY chunks_fts.rank "
+                      "LIMIT ?4"));
     stmt->bind(1, match).bind(2, version).bind(4, static_cast<int64_t>(limit));
     if (sources_json.empty()) {
         stmt->bind_null(3);
     } else {
         stmt->bind(3, sources_json);
     }
-    std::vector<Scored> out;
     while (true) {
         WARD_ASSIGN_OR_RETURN(bool row, stmt->step());
         if (!row) break;
@@ -902,8 +1041,8 @@ Result<SearchResult> Store::search(const Query& query) const {
             return invalid_argument("knowledge: a query embedding needs its embedding_model");
         }
     }
-    const std::string match = build_match_expression(query.text);
-    if (match.empty() && !query.embedding) {
+    const std::vector<Term> terms = query_terms(query.text);
+    if (terms.empty() && !query.embedding) {
         return invalid_argument("knowledge: the query has no words to search for");
     }
     std::string sources_json;
@@ -917,11 +1056,17 @@ Result<SearchResult> Store::search(const Query& query) const {
 
     WARD_ASSIGN_OR_RETURN(auto lease, impl_->borrow());
     Connection& c = *lease;
+    WARD_TRY(ensure_vocabulary(c));
     // One read transaction: the version resolved is the one searched, whatever other
     // processes commit meanwhile.
     WARD_TRY(c.db.exec("BEGIN"));
     auto result = [&]() -> Result<SearchResult> {
         SearchResult out;
+        std::string match;
+        if (!terms.empty()) {
+            WARD_ASSIGN_OR_RETURN(auto kept, select_terms(c, terms));
+            match = match_expression(kept);
+        }
         WARD_ASSIGN_OR_RETURN(out.version, resolve_version(c, query.version));
         std::shared_ptr<const DenseIndex> dense;
         if (query.embedding && out.version > 0) {
