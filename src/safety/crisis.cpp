@@ -274,9 +274,11 @@ RailResult CrisisDetector::check(std::string_view message) const {
             // negates SI, in "endorses SI, denies HI" it negates HI.
             for (const auto* p : post) {
                 if (p->first != j || sentence_of(j) != sentence) continue;
+                // A phrase ("is not an option") negates wherever it stands.
                 char after = toks[p->last - 1].after;
-                bool closes = p->last == toks.size() || clause_of(p->last) != clause_of(j) ||
-                              after == ',' || after == ';' || after == '.' || after == ')';
+                bool closes = p->last - p->first > 1 || p->last == toks.size() ||
+                              clause_of(p->last) != clause_of(j) || after == ',' || after == ';' ||
+                              after == '.' || after == ')';
                 if (closes) cand.suppressed = "negated";
             }
         }
