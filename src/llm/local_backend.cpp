@@ -332,6 +332,8 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::create(const LocalBackendOpt
                           fmt::format("{}: {}", where, encoder.error().message()));
         }
         backend->encoder_ = std::move(*encoder);
+        backend->context_ = backend->encoder_->max_tokens();
+        backend->batch_ = options.batch;
         ModelInfo& info = backend->info_;
         info.name = options.name;
         info.backend = "local";

@@ -128,8 +128,8 @@ class LocalBackend : public Backend {
 
     // The prompt ids generate() would evaluate for `request` (validation included).
     Result<std::vector<int32_t>> tokenize_request(const Request& request) const;
-    int slots() const { return static_cast<int>(slots_.size()); }
-    int context() const { return context_; }
+    int slots() const { return static_cast<int>(slots_.size()); }  // 0 for an embedding model
+    int context() const { return context_; }  // an embedding model's: its longest input
 
   private:
     struct Job;

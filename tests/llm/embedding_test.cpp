@@ -111,6 +111,8 @@ TEST(LocalEmbeddings, BertFileIsAnEmbeddingModel) {
     EXPECT_EQ(info.embedding_dim, 64);
     EXPECT_EQ(info.context_length, 32);
     EXPECT_EQ(info.backend, "local");
+    EXPECT_EQ(backend->slots(), 0);
+    EXPECT_EQ(backend->context(), 32);
 
     EmbeddingRequest req{
         "bge", {"the patient denies chest pain", "fever", "the patient denies chest pain"}};
