@@ -2,7 +2,9 @@
 // h1-h6, paragraphs and other block containers, list items (nested lists give levels), table
 // rows (cells joined by " | "), <pre> as code; script, style, template, noscript, nav, footer
 // and forms' controls are dropped. Character references are decoded by the parser; the
-// document's declared charset decides its encoding and UTF-8 is assumed when none is declared.
+// document's declared charset decides its encoding and UTF-8 is assumed when none is declared
+// (UTF-8, declared or assumed, is validated first; NUL bytes are refused unless the charset is
+// UTF-16 or UTF-32).
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
 
@@ -189,15 +191,45 @@ class HtmlWalker {
     int list_depth_ = 0;
 };
 
-// Whether the document names its encoding (<meta charset>, http-equiv content type, or an XML
-// declaration); when it does not, it must be UTF-8.
-bool declares_charset(std::string_view bytes) {
+// The encoding a document declares (<meta charset>, an http-equiv content type, an XML
+// declaration, a UTF-16 byte order mark).
+enum class Charset {
+    kNone,   // nothing declared: the bytes must be UTF-8
+    kUtf8,   // declared UTF-8: the bytes must be UTF-8
+    kWide,   // UTF-16 or UTF-32: NUL bytes are part of the encoding
+    kOther,  // a single- or multi-byte charset libxml2 converts (ISO-8859-1, windows-1252, ...)
+};
+
+Charset declared_charset(std::string_view bytes) {
+    if (bytes.substr(0, 2) == "\xFF\xFE" || bytes.substr(0, 2) == "\xFE\xFF") return Charset::kWide;
     std::string head(bytes.substr(0, 4096));
     std::transform(head.begin(), head.end(), head.begin(), [](char c) {
         return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
     });
-    return head.find("charset") != std::string::npos ||
-           (head.rfind("<?xml", 0) == 0 && head.find("encoding") != std::string::npos);
+    size_t at = head.find("charset");
+    size_t skip = 7;
+    if (at == std::string::npos && head.rfind("<?xml", 0) == 0) {
+        at = head.find("encoding");
+        skip = 8;
+    }
+    if (at == std::string::npos) return Charset::kNone;
+    size_t i = at + skip;
+    while (i < head.size() &&
+           (head[i] == ' ' || head[i] == '=' || head[i] == '"' || head[i] == '\'')) {
+        ++i;
+    }
+    size_t end = i;
+    while (end < head.size() &&
+           ((head[end] >= 'a' && head[end] <= 'z') || (head[end] >= '0' && head[end] <= '9') ||
+            head[end] == '-' || head[end] == '_')) {
+        ++end;
+    }
+    std::string_view name = std::string_view(head).substr(i, end - i);
+    if (name == "utf-8" || name == "utf8") return Charset::kUtf8;
+    if (name.starts_with("utf-16") || name.starts_with("utf-32") || name.starts_with("ucs")) {
+        return Charset::kWide;
+    }
+    return name.empty() ? Charset::kNone : Charset::kOther;
 }
 
 struct DocFree {
@@ -207,16 +239,23 @@ struct DocFree {
 }  // namespace
 
 Result<Extracted> read_html(std::string_view bytes, std::string_view where) {
-    bool declared = declares_charset(bytes);
-    if (!declared) WARD_TRY(check_text(bytes, where));
+    Charset charset = declared_charset(bytes);
+    if (charset == Charset::kNone || charset == Charset::kUtf8) {
+        WARD_TRY(check_text(bytes, where));
+    } else if (charset == Charset::kOther) {
+        if (const void* nul = std::memchr(bytes.data(), 0, bytes.size())) {
+            return invalid_argument("{}: NUL byte at byte {}", where,
+                                    static_cast<const char*>(nul) - bytes.data());
+        }
+    }
     if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
         return invalid_argument("{}: too large for the HTML parser", where);
     }
     int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                   HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED;
-    std::unique_ptr<xmlDoc, DocFree> doc(htmlReadMemory(bytes.data(),
-                                                        static_cast<int>(bytes.size()), nullptr,
-                                                        declared ? nullptr : "UTF-8", options));
+    std::unique_ptr<xmlDoc, DocFree> doc(
+        htmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), nullptr,
+                       charset == Charset::kNone ? "UTF-8" : nullptr, options));
     if (!doc) return invalid_argument("{}: not readable as HTML", where);
     HtmlWalker walker;
     // xmlDoc begins with the same members as xmlNode (libxml2 documents this), so the document

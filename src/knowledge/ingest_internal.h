@@ -56,7 +56,8 @@ Result<Extracted> read_plain_text(std::string_view text, std::string_view where)
 Result<Extracted> read_html(std::string_view bytes, std::string_view where);
 Result<Extracted> read_pdf(std::string_view bytes, std::string_view where);
 
-// Readers of records: one Extracted per record, its id set, in file order. Errors name the
+// Readers of records: one Extracted per record, its id set, in file order (the records of a
+// keyed JSON object in key order, as nlohmann::json keeps them). Errors name the
 // record (JSON: its index or key; JSONL and CSV: its line).
 Result<std::vector<Extracted>> read_json_records(std::string_view text, std::string_view where,
                                                  const FieldMapping& mapping);

@@ -363,6 +363,8 @@ TEST(IngestErrors, InvalidUtf8NamesTheByteOffset) {
     expect_error(parse_documents("\xF4\x90\x80\x80", "a.md", {}), "invalid UTF-8 at byte 0");
     expect_error(parse_documents("<p>caf\xE9</p>", "a.html", {}),
                  "a.html: invalid UTF-8 at byte 6");
+    expect_error(parse_documents("<meta charset='UTF-8'><p>caf\xE9</p>", "u.html", {}),
+                 "u.html: invalid UTF-8 at byte 28");
     expect_error(
         parse_documents("{\"id\":\"1\",\"text\":\"\xFF\"}\n", "a.jsonl", with_mapping(id_text())),
         "a.jsonl: invalid UTF-8 at byte 18");
@@ -374,6 +376,8 @@ TEST(IngestErrors, NulBytes) {
     expect_error(parse_documents(std::string("ab\0cd", 5), "a.txt", {}),
                  "a.txt: NUL byte at byte 2");
     expect_error(parse_documents(std::string("<p>a\0</p>", 9), "a.html", {}), "NUL byte at byte 4");
+    expect_error(parse_documents(std::string("<meta charset=latin1><p>a\0</p>", 31), "l.html", {}),
+                 "l.html: NUL byte at byte 25");
     // An escaped NUL inside a JSON string is caught on the field.
     expect_error(
         parse_documents("{\"id\":\"1\",\"text\":\"a\\u0000b\"}", "a.json", with_mapping(id_text())),
