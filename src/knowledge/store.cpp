@@ -8,7 +8,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <sqlite3.h>
 #include <utf8proc.h>
 #include <nlohmann/json.hpp>
 
@@ -130,18 +129,6 @@ bool valid_utf8(std::string_view s) {
 struct Connection {
     Database db;
     std::unordered_map<std::string, std::unique_ptr<Statement>> statements;
-    // The store's FTS5 tokenizer, to turn query words into index terms (stems) for their
-    // document frequencies; created on first use.
-    fts5_tokenizer tokenizer_api{};
-    Fts5Tokenizer* tokenizer = nullptr;
-    bool vocab_ready = false;
-
-    Connection() = default;
-    Connection(const Connection&) = delete;
-    Connection& operator=(const Connection&) = delete;
-    ~Connection() {
-        if (tokenizer) tokenizer_api.xDelete(tokenizer);
-    }
 
     // A prepared statement for `sql`, reset and unbound, owned by this connection.
     Result<Statement*> prepare(std::string_view sql) {
@@ -171,79 +158,73 @@ Result<int64_t> query_int(Connection& c, std::string_view sql, std::optional<int
     return value;
 }
 
-// The index terms of a word as the store's tokenizer makes them ("patients" -> "patient").
-Result<std::vector<std::string>> index_terms(Connection& c, std::string_view word) {
-    if (!c.tokenizer) {
-        fts5_api* api = nullptr;
-        sqlite3_stmt* raw = nullptr;
-        if (sqlite3_prepare_v2(c.db.handle(), "SELECT fts5(?1)", -1, &raw, nullptr) != SQLITE_OK) {
-            return internal_error("knowledge: this SQLite has no FTS5");
-        }
-        sqlite3_bind_pointer(raw, 1, static_cast<void*>(&api), "fts5_api_ptr", nullptr);
-        sqlite3_step(raw);
-        sqlite3_finalize(raw);
-        void* user = nullptr;
-        if (!api || api->xFindTokenizer(api, "porter", &user, &c.tokenizer_api) != SQLITE_OK) {
-            return internal_error("knowledge: FTS5's porter tokenizer is missing");
-        }
-        const char* args[] = {"unicode61", "remove_diacritics", "2"};
-        if (c.tokenizer_api.xCreate(user, args, 3, &c.tokenizer) != SQLITE_OK) {
-            c.tokenizer = nullptr;
-            return internal_error("knowledge: cannot create the FTS5 tokenizer");
-        }
-    }
-    std::vector<std::string> terms;
-    auto on_token = [](void* ctx, int, const char* token, int n, int, int) -> int {
-        static_cast<std::vector<std::string>*>(ctx)->emplace_back(token, static_cast<size_t>(n));
-        return SQLITE_OK;
-    };
-    if (c.tokenizer_api.xTokenize(c.tokenizer, &terms, FTS5_TOKENIZE_QUERY, word.data(),
-                                  static_cast<int>(word.size()), on_token) != SQLITE_OK) {
-        return internal_error("knowledge: the FTS5 tokenizer failed");
-    }
-    return terms;
-}
-
-// The FTS5 index's vocabulary (term -> rows) as a per-connection temp table; made outside any
-// transaction.
-Status ensure_vocabulary(Connection& c) {
-    if (c.vocab_ready) return ok_status();
-    WARD_TRY(c.db.exec(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, "
-        "row)"));
-    c.vocab_ready = true;
-    return ok_status();
-}
-
-// How many rows of the FTS5 index (live or not) hold a term: for a phrase, the fewest of any of
-// its words (an upper bound on the phrase's own count).
-Result<int64_t> document_frequency(Connection& c, const Term& term) {
-    WARD_ASSIGN_OR_RETURN(Statement * stmt,
-                          c.prepare("SELECT doc FROM temp.chunks_vocab WHERE term = ?"));
-    std::optional<int64_t> fewest;
-    for (const auto& word : term) {
-        WARD_ASSIGN_OR_RETURN(auto stems, index_terms(c, word));
-        for (const auto& stem : stems) {
-            stmt->reset();
-            stmt->bind(1, stem);
-            WARD_ASSIGN_OR_RETURN(bool row, stmt->step());
-            int64_t df = row ? stmt->column_int(0) : 0;
-            fewest = fewest ? std::min(*fewest, df) : df;
-        }
-    }
+// How many rows of the FTS5 index (live or not) match a term, counted up to `cap` + 1: enough to
+// tell a term that fits the budget from one that does not, at a cost bounded by the cap.
+Result<int64_t> capped_frequency(Connection& c, const Term& term, int64_t cap) {
+    WARD_ASSIGN_OR_RETURN(
+        Statement * stmt,
+        c.prepare("SELECT COUNT(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?1 "
+                  "LIMIT ?2)"));
+    stmt->bind(1, quote_fts5(term)).bind(2, cap + 1);
+    WARD_ASSIGN_OR_RETURN(bool row, stmt->step());
+    int64_t n = row ? stmt->column_int(0) : 0;
     stmt->reset();
-    return fewest.value_or(0);
+    return n;
 }
+
+// Capped row counts of terms, shared by a Store's connections. The FTS5 index changes only when
+// the newest version changes (add, remove) or the oldest one does (prune), so the counts are
+// kept for one (oldest, newest) pair and dropped when either moves.
+class FrequencyCache {
+  public:
+    static constexpr size_t kMaxEntries = 20000;
+
+    std::optional<int64_t> find(std::pair<int64_t, int64_t> index_state, const std::string& term) {
+        std::lock_guard lock(mutex_);
+        if (index_state != state_) {
+            counts_.clear();
+            state_ = index_state;
+        }
+        auto it = counts_.find(term);
+        if (it == counts_.end()) return std::nullopt;
+        return it->second;
+    }
+    void put(std::pair<int64_t, int64_t> index_state, const std::string& term, int64_t count) {
+        std::lock_guard lock(mutex_);
+        if (index_state != state_) return;
+        if (counts_.size() >= kMaxEntries) counts_.clear();
+        counts_[term] = count;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::pair<int64_t, int64_t> state_{-1, -1};        // guarded by mutex_
+    std::unordered_map<std::string, int64_t> counts_;  // guarded by mutex_
+};
 
 // The terms to search for: all of them when the rows they match add up to at most
 // kCandidateBudget, else the rarest ones that fit (at least the rarest one), in query order.
-Result<std::vector<Term>> select_terms(Connection& c, const std::vector<Term>& terms) {
+Result<std::vector<Term>> select_terms(Connection& c, FrequencyCache& cache,
+                                       const std::vector<Term>& terms) {
+    WARD_ASSIGN_OR_RETURN(
+        Statement * bounds,
+        c.prepare("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM versions"));
+    WARD_ASSIGN_OR_RETURN(bool has_bounds, bounds->step());
+    std::pair<int64_t, int64_t> index_state{0, 0};
+    if (has_bounds) index_state = {bounds->column_int(0), bounds->column_int(1)};
+    bounds->reset();
+
     std::vector<std::pair<int64_t, size_t>> by_frequency;  // df, index
     int64_t total = 0;
     for (size_t i = 0; i < terms.size(); ++i) {
-        WARD_ASSIGN_OR_RETURN(int64_t df, document_frequency(c, terms[i]));
-        by_frequency.emplace_back(df, i);
-        total += df;
+        const std::string key = quote_fts5(terms[i]);
+        std::optional<int64_t> df = cache.find(index_state, key);
+        if (!df) {
+            WARD_ASSIGN_OR_RETURN(df, capped_frequency(c, terms[i], kCandidateBudget));
+            cache.put(index_state, key, *df);
+        }
+        by_frequency.emplace_back(*df, i);
+        total += *df;
     }
     if (total <= kCandidateBudget) return terms;
     std::stable_sort(by_frequency.begin(), by_frequency.end());
@@ -423,6 +404,8 @@ struct Store::Impl {
 
     std::mutex dense_mutex;
     std::map<std::string, std::shared_ptr<const DenseIndex>, std::less<>> dense;  // by model
+
+    FrequencyCache frequencies;
 
     // A connection lent to one call and given back on destruction.
     class Lease {
@@ -1056,7 +1039,6 @@ Result<SearchResult> Store::search(const Query& query) const {
 
     WARD_ASSIGN_OR_RETURN(auto lease, impl_->borrow());
     Connection& c = *lease;
-    WARD_TRY(ensure_vocabulary(c));
     // One read transaction: the version resolved is the one searched, whatever other
     // processes commit meanwhile.
     WARD_TRY(c.db.exec("BEGIN"));
@@ -1064,7 +1046,7 @@ Result<SearchResult> Store::search(const Query& query) const {
         SearchResult out;
         std::string match;
         if (!terms.empty()) {
-            WARD_ASSIGN_OR_RETURN(auto kept, select_terms(c, terms));
+            WARD_ASSIGN_OR_RETURN(auto kept, select_terms(c, impl_->frequencies, terms));
             match = match_expression(kept);
         }
         WARD_ASSIGN_OR_RETURN(out.version, resolve_version(c, query.version));
