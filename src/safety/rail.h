@@ -18,8 +18,8 @@
 namespace ward::safety {
 
 // A piece of evidence: bytes [begin, end) of the checked text, with what they are evidence of
-// (for the crisis rail, the category, e.g. "plan_or_means"). Offsets always fall on UTF-8
-// character boundaries of the input.
+// (for the crisis rail, the category, e.g. "plan_or_means"). For valid UTF-8 input, offsets
+// always fall on character boundaries.
 struct Span {
     size_t begin = 0;
     size_t end = 0;
