@@ -39,6 +39,8 @@ enum class Kind {
     kInformational,
     kIdiom,
     kJoke,
+    kAsked,
+    kAffirm,
     kUnknown,
 };
 
@@ -57,6 +59,8 @@ Kind kind_of(std::string_view category) {
     if (category == "informational") return Kind::kInformational;
     if (category == "idiom") return Kind::kIdiom;
     if (category == "joke") return Kind::kJoke;
+    if (category == "asked") return Kind::kAsked;
+    if (category == "affirm") return Kind::kAffirm;
     return Kind::kUnknown;
 }
 
@@ -128,7 +132,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
     // Sort the matches by what they are.
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
-        recent_sentence, recent_adjacent, accidents, informational, idioms, jokes;
+        recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (kind_of(e.category)) {
@@ -167,6 +171,12 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 break;
             case Kind::kJoke:
                 jokes.push_back(&m);
+                break;
+            case Kind::kAsked:
+                asked.push_back(&m);
+                break;
+            case Kind::kAffirm:
+                affirm.push_back(&m);
                 break;
             case Kind::kUnknown:
                 break;
@@ -234,6 +244,14 @@ RailResult CrisisDetector::check(std::string_view message) const {
         if ((cat == "self_harm" || cat == "recent_attempt") &&
             any_in_clause(real_accidents, clause)) {
             cand.suppressed = "accident";
+            continue;
+        }
+        bool asked_before = false;
+        for (const auto* q : asked) {
+            asked_before |= q->last <= m.first && sentence_of(q->first) == sentence;
+        }
+        if (asked_before && !any_in_sentence(affirm, sentence)) {
+            cand.suppressed = "asked";
             continue;
         }
         if ((cat == "harm_to_others" || cat == "abuse") && any_in_sentence(jokes, sentence)) {

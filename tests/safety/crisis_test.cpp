@@ -167,6 +167,26 @@ TEST(Crisis, InformationQuestionsAndAccidents) {
     EXPECT_TRUE(fires("How many of these pills would be lethal?", "plan_or_means"));
 }
 
+TEST(Crisis, QuestionsOthersAskedJokesAndDenialsAfterTheTerm) {
+    // A question someone else asked, answered no, is not a disclosure...
+    EXPECT_TRUE(passes("My doctor asked if I want to hurt myself, I don't."));
+    EXPECT_TRUE(passes("The intake form asked about suicide attempts; I've never had one."));
+    // ...unless the answer affirms it.
+    EXPECT_TRUE(
+        fires("My therapist asked if I want to die and I said yes.", "suicidal_ideation_passive"));
+    EXPECT_TRUE(fires("When the nurse asked if I was suicidal I lied and said no.",
+                      "suicidal_ideation_active"));
+    // A joke marker softens threats to others, never risk to oneself.
+    EXPECT_TRUE(passes("I could kill him for forgetting our anniversary lol"));
+    EXPECT_TRUE(fires("I could kill him for what he did", "harm_to_others"));
+    EXPECT_TRUE(fires("i want to die lol", "suicidal_ideation_passive"));
+    // A denial after the term.
+    EXPECT_TRUE(passes("Killing myself is not something I would ever do."));
+    EXPECT_TRUE(passes("Suicide isn't an option for me."));
+    // "wasn't an accident" is no accident.
+    EXPECT_TRUE(fires("I overdosed on Friday and it wasn't an accident.", "recent_attempt"));
+}
+
 TEST(Crisis, SpansPointAtTheEvidence) {
     auto e = evidence("Hi, it's Sam. Lately I want to kill myself.");
     ASSERT_EQ(e.size(), 1u);
