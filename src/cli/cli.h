@@ -7,6 +7,7 @@
 // Handlers do their work in a Status-returning action; they never call exit().
 #pragma once
 
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,13 @@ struct Context {
     std::function<Status()> action;
     std::string config_path;  // --config, empty when not given
 };
+
+// $WARD_DATA_DIR, else "ward-data": the directory of the stores (keys.db, audit.db,
+// patients.db, knowledge.db) when a command is not given --data-dir.
+inline std::string default_data_dir() {
+    const char* dir = std::getenv("WARD_DATA_DIR");
+    return dir && *dir ? dir : "ward-data";
+}
 
 // Makes `sub` run `action` when chosen.
 inline void set_action(CLI::App* sub, Context& ctx, std::function<Status()> action) {

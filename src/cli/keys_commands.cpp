@@ -26,7 +26,7 @@ struct KeysArgs {
 };
 
 std::string data_dir_of(const KeysArgs& a) {
-    return a.data_dir.empty() ? server::default_data_dir() : a.data_dir;
+    return a.data_dir.empty() ? default_data_dir() : a.data_dir;
 }
 
 std::string keys_path(const KeysArgs& a) {

@@ -120,6 +120,14 @@ std::string to_hex(std::span<const uint8_t> data) {
     return out;
 }
 
+std::string to_base64(std::span<const uint8_t> data) {
+    std::string out(sodium_base64_ENCODED_LEN(data.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), data.data(), data.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    out.resize(out.size() - 1);  // the terminating NUL
+    return out;
+}
+
 Result<Bytes> from_hex(std::string_view hex) {
     if (hex.size() % 2) return invalid_argument("hex: odd length {}", hex.size());
     auto nibble = [](char c) -> int {

@@ -60,6 +60,8 @@ Result<Bytes> open(std::span<const uint8_t> key, std::span<const uint8_t> box,
 bool equal(std::span<const uint8_t> a, std::span<const uint8_t> b);
 
 std::string to_hex(std::span<const uint8_t> data);
+// Standard base64 (RFC 4648 section 4, with padding).
+std::string to_base64(std::span<const uint8_t> data);
 // Errors: kInvalidArgument naming the offending position.
 Result<Bytes> from_hex(std::string_view hex);
 

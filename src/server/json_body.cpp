@@ -1,5 +1,7 @@
 #include "server/json_body.h"
 
+#include <algorithm>
+
 namespace ward::server {
 
 namespace {
@@ -59,6 +61,39 @@ Result<nlohmann::json> parse_json_body(std::string_view body, int max_depth) {
 
 std::string dump_json(const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::string> body_string(const nlohmann::json& body, const char* key, std::string def) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return def;
+    if (!it->is_string()) return invalid_argument("{}: expected a string", key);
+    return it->get<std::string>();
+}
+
+Result<int64_t> body_int(const nlohmann::json& body, const char* key, int64_t def, int64_t lo,
+                         int64_t hi) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return def;
+    if (!it->is_number_integer() && !it->is_number_unsigned()) {
+        return invalid_argument("{}: expected an integer", key);
+    }
+    int64_t v = it->is_number_unsigned() ? static_cast<int64_t>(std::min<uint64_t>(
+                                               it->get<uint64_t>(), static_cast<uint64_t>(hi) + 1))
+                                         : it->get<int64_t>();
+    if (v < lo || v > hi) return invalid_argument("{}: {} is outside [{}, {}]", key, v, lo, hi);
+    return v;
+}
+
+Result<std::vector<std::string>> body_strings(const nlohmann::json& body, const char* key) {
+    std::vector<std::string> out;
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return out;
+    if (!it->is_array()) return invalid_argument("{}: expected an array of strings", key);
+    for (size_t i = 0; i < it->size(); ++i) {
+        if (!(*it)[i].is_string()) return invalid_argument("{}[{}]: expected a string", key, i);
+        out.push_back((*it)[i].get<std::string>());
+    }
+    return out;
 }
 
 }  // namespace ward::server

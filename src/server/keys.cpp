@@ -67,11 +67,6 @@ Result<Role> parse_role(std::string_view name) {
         "keys: unknown role \"{}\" (expected clinician, researcher, service or admin)", name);
 }
 
-std::string default_data_dir() {
-    const char* dir = std::getenv("WARD_DATA_DIR");
-    return dir && *dir ? dir : "ward-data";
-}
-
 struct KeyStore::Impl {
     struct CachedKey {
         crypto::Sha256Digest hash;

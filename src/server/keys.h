@@ -87,7 +87,4 @@ class KeyStore {
     std::unique_ptr<Impl> impl_;
 };
 
-// $WARD_DATA_DIR, else "ward-data": the directory holding keys.db, audit.db, patients.db, ...
-std::string default_data_dir();
-
 }  // namespace ward::server

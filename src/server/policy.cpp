@@ -147,6 +147,16 @@ PolicyBackend::PolicyBackend(llm::Backend& inner, const deid::Deidentifier& deid
                              PrivacyDecision decision, PrivacyStats* stats)
     : inner_(inner), decision_(decision), stats_(stats), scope_(deid, stats) {}
 
+Result<llm::Embeddings> PolicyBackend::embed(const llm::EmbeddingRequest& request) {
+    if (!decision_.deidentify_input) return inner_.embed(request);
+    llm::EmbeddingRequest safe = request;
+    for (auto& input : safe.inputs) {
+        WARD_ASSIGN_OR_RETURN(input, scope_.deidentify(input));
+    }
+    if (stats_) stats_->requests_deidentified.fetch_add(1, std::memory_order_relaxed);
+    return inner_.embed(safe);
+}
+
 Result<llm::Generation> PolicyBackend::generate(const llm::Request& request,
                                                 const llm::PieceCallback& on_piece) {
     if (!decision_.deidentify_input) return inner_.generate(request, on_piece);

@@ -100,6 +100,9 @@ class PolicyBackend : public llm::Backend {
     // the wrapped backend and of PrivacyScope::deidentify (nothing is sent then).
     Result<llm::Generation> generate(const llm::Request& request,
                                      const llm::PieceCallback& on_piece) override;
+    // De-identifies the inputs (when decided) before they reach the embedding model; vectors
+    // need no re-identification.
+    Result<llm::Embeddings> embed(const llm::EmbeddingRequest& request) override;
     Status check(const llm::Request& request) const override { return inner_.check(request); }
     size_t count_tokens(std::string_view text) const override { return inner_.count_tokens(text); }
     bool ready() const override { return inner_.ready(); }

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <charconv>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include <httplib.h>
 
+#include "assist/ask.h"
 #include "assist/summary.h"
 #include "audit/audit.h"
 #include "common/civil_date.h"
@@ -20,6 +22,8 @@
 #include "interop/ingest.h"
 #include "interop/mllp.h"
 #include "interop/store.h"
+#include "knowledge/report.h"
+#include "knowledge/store.h"
 #include "llm/registry.h"
 #include "server/cds_hooks.h"
 #include "server/json_body.h"
@@ -35,6 +39,10 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxQuestionBytes = 16 * 1024;  // /v1/ask question, /v1/knowledge/search query
+constexpr size_t kMaxEmbeddingInputs = 256;      // strings per /v1/embeddings request
+constexpr size_t kEmbedBatch = 32;               // chunks per background embedding step
 
 // Who may call a route. kPublic routes carry no PHI (probes, metrics, CDS discovery).
 enum RoleBits : uint8_t {
@@ -218,6 +226,16 @@ struct Server::Impl {
     PrivacyStats privacy;
     CdsServiceConfig cds;
     std::unique_ptr<interop::MllpServer> mllp;
+    std::shared_ptr<knowledge::Store> knowledge;
+    llm::Backend* embedder = nullptr;  // knowledge.embedding_model, or null
+
+    // Embeds knowledge chunks that have no vector of the embedding model yet, so that a
+    // version added with `ward kb add` joins dense retrieval without a restart.
+    std::thread embed_thread;
+    std::mutex embed_mu;
+    std::condition_variable embed_cv;
+    bool embed_stop = false;
+    void embed_loop();
 
     httplib::Server http;
     std::thread http_thread;
@@ -265,6 +283,13 @@ struct Server::Impl {
     Status list_patients(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status patient_context(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status patient_summary(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status ask(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status embeddings(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status knowledge_info(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status knowledge_search(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    // The "knowledge_version" field: 0 or absent for the current version, else one that can
+    // still be queried.
+    Result<std::optional<int64_t>> requested_version(const json& body);
     Status cds_discovery(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status cds_service(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status cds_feedback(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
@@ -295,6 +320,14 @@ const std::vector<Server::Impl::Route>& Server::Impl::routes() {
          kClinician | kResearcher | kService, false, true, &Impl::chat},
         {"POST", "/v1/completions", "/v1/completions", kClinician | kResearcher | kService, false,
          true, &Impl::completions},
+        {"POST", "/v1/embeddings", "/v1/embeddings", kClinician | kResearcher | kService, false,
+         true, &Impl::embeddings},
+        // Knowledge: grounded answers with citations.
+        {"POST", "/v1/ask", "/v1/ask", kClinician | kResearcher | kService, false, true,
+         &Impl::ask},
+        {"GET", "/v1/knowledge", "/v1/knowledge", kAnyRole, false, true, &Impl::knowledge_info},
+        {"POST", "/v1/knowledge/search", "/v1/knowledge/search", kAnyRole, false, true,
+         &Impl::knowledge_search},
         // De-identification.
         {"POST", "/v1/deid", "/v1/deid", kAnyRole, false, true, &Impl::deidentify},
         // Patients.
@@ -940,23 +973,11 @@ Status Server::Impl::patient_summary(const httplib::Request& req, httplib::Respo
         WARD_ASSIGN_OR_RETURN(body, parse_json_body(req.body));
         if (!body.is_object()) return invalid_argument("body: expected a JSON object");
     }
-    auto get_string = [&](const char* key, std::string def) -> Result<std::string> {
-        auto it = body.find(key);
-        if (it == body.end() || it->is_null()) return def;
-        if (!it->is_string()) return invalid_argument("{}: expected a string", key);
-        return it->get<std::string>();
+    auto get_string = [&](const char* key, std::string def) {
+        return body_string(body, key, std::move(def));
     };
-    auto get_int = [&](const char* key, int64_t def, int64_t lo, int64_t hi) -> Result<int64_t> {
-        auto it = body.find(key);
-        if (it == body.end() || it->is_null()) return def;
-        if (!it->is_number_integer() && !it->is_number_unsigned()) {
-            return invalid_argument("{}: expected an integer", key);
-        }
-        int64_t v = it->is_number_unsigned()
-                        ? int64_t(std::min<uint64_t>(it->get<uint64_t>(), hi + 1))
-                        : it->get<int64_t>();
-        if (v < lo || v > hi) return invalid_argument("{}: {} is outside [{}, {}]", key, v, lo, hi);
-        return v;
+    auto get_int = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
+        return body_int(body, key, def, lo, hi);
     };
     SummaryCall sc;
     WARD_ASSIGN_OR_RETURN(std::string model, get_string("model", ""));
@@ -1017,6 +1038,300 @@ Status Server::Impl::patient_summary(const httplib::Request& req, httplib::Respo
     }
     reply_json(res, 200, out);
     return ok_status();
+}
+
+// ---- Knowledge ---------------------------------------------------------------------------
+
+Status Server::Impl::ask(const httplib::Request& req, httplib::Response& res,
+                         std::shared_ptr<Call> call) {
+    WARD_ASSIGN_OR_RETURN(json body, parse_json_body(req.body));
+    if (!body.is_object()) return invalid_argument("body: expected a JSON object");
+    WARD_ASSIGN_OR_RETURN(std::string question, body_string(body, "question", ""));
+    if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
+        return invalid_argument("question: required, a non-empty string");
+    }
+    if (question.size() > kMaxQuestionBytes) {
+        return invalid_argument("question: {} bytes, more than the limit of {}", question.size(),
+                                kMaxQuestionBytes);
+    }
+    WARD_ASSIGN_OR_RETURN(std::string model, body_string(body, "model", ""));
+    WARD_ASSIGN_OR_RETURN(llm::Backend * backend, find_model(model));
+    if (backend->info().embedding) {
+        return invalid_argument("model: \"{}\" is an embedding model; /v1/ask needs a chat model",
+                                backend->info().name);
+    }
+    assist::AskOptions o;
+    o.model = backend->info().name;
+    WARD_ASSIGN_OR_RETURN(int64_t k,
+                          body_int(body, "k", settings.knowledge_k, 1, assist::kMaxAskPassages));
+    o.k = static_cast<int>(k);
+    WARD_ASSIGN_OR_RETURN(o.knowledge_version, requested_version(body));
+    WARD_ASSIGN_OR_RETURN(o.sources, body_strings(body, "sources"));
+    WARD_ASSIGN_OR_RETURN(int64_t max_tokens, body_int(body, "max_tokens", 512, 1, 8192));
+    o.max_tokens = static_cast<int>(max_tokens);
+    WARD_ASSIGN_OR_RETURN(std::string patient_id, body_string(body, "patient_id", ""));
+    WARD_ASSIGN_OR_RETURN(std::string profile,
+                          body_string(body, "profile", settings.default_profile));
+    WARD_ASSIGN_OR_RETURN(o.profile, interop::parse_profile(profile));
+    WARD_ASSIGN_OR_RETURN(o.reference_date, body_string(body, "reference_date", ""));
+
+    const bool phi = sees_phi(call->principal->role);
+    std::optional<interop::PatientRecord> record;
+    if (!patient_id.empty()) {
+        call->record.patient_key_hash = patient_key_hash(patient_id);
+        WARD_ASSIGN_OR_RETURN(auto store, patients->acquire());
+        WARD_ASSIGN_OR_RETURN(record, store->get(patient_id));
+        if (o.reference_date.empty()) o.reference_date = assist::latest_record_date(*record);
+        o.patient = &*record;
+    }
+    set_audit_model(call->record, backend->info());
+    call->record.prompt_sha256 = sha256_of(question);
+    const bool remote = backend->info().backend == "remote";
+    PolicyBackend policy(*backend, *deid, decide_privacy(remote, phi), &privacy);
+    if (policy.decision().deidentify_input) {
+        call->record.safety_flags.push_back("deidentified");
+        if (record) add_patient_identifiers(policy.scope(), *record);
+    }
+    std::optional<PolicyBackend> embed_policy;
+    if (embedder != nullptr) {
+        embed_policy.emplace(*embedder, *deid,
+                             decide_privacy(embedder->info().backend == "remote", phi), &privacy);
+        if (record && embed_policy->decision().deidentify_input) {
+            add_patient_identifiers(embed_policy->scope(), *record);
+        }
+        o.embedder = &*embed_policy;
+    }
+    WARD_ASSIGN_OR_RETURN(Ticket ticket, admit(backend));
+    auto cancelled = new_cancel_flag();
+    o.cancelled = cancelled.get();
+    o.deadline = Clock::now() +
+                 std::chrono::milliseconds(static_cast<int64_t>(settings.request_timeout_s * 1000));
+    auto answer = assist::ask(question, *knowledge, policy, o);
+    drop_cancel_flag(cancelled);
+    if (!answer.ok()) {
+        if (answer.status().code() == StatusCode::kResourceExhausted) {
+            return failed_precondition(
+                "{} (lower max_tokens or k, or serve the model with a "
+                "larger context)",
+                answer.status().message());
+        }
+        return answer.status();
+    }
+    if (answer->finish != "no_passages") note_generation(answer->generation);
+    call->record.knowledge_version = std::to_string(answer->knowledge_version);
+    call->record.prompt_sha256 =
+        answer->prompt_sha256.empty() ? call->record.prompt_sha256 : answer->prompt_sha256;
+    call->record.output_sha256 = sha256_of(answer->text);
+    for (const auto& flag : answer->citations.flags) {
+        std::string name = fmt::format("citation_{}", knowledge::citation_flag_name(flag.kind));
+        auto& flags = call->record.safety_flags;
+        if (std::find(flags.begin(), flags.end(), name) == flags.end()) flags.push_back(name);
+    }
+    if (answer->finish == "no_passages") call->record.safety_flags.push_back("no_passages");
+    json out = assist::answer_json(*answer, /*include_passage_text=*/false);
+    out["id"] = "ask-" + call->request_id;
+    out["object"] = "ward.answer";
+    out["created"] = unix_now();
+    out["patient_id"] =
+        record ? (phi ? json(record->id) : json(call->record.patient_key_hash)) : json(nullptr);
+    out["deidentified"] = policy.decision().deidentify_input;
+    out["policy_version"] = settings.policy_version;
+    reply_json(res, 200, out);
+    return ok_status();
+}
+
+Result<std::optional<int64_t>> Server::Impl::requested_version(const json& body) {
+    WARD_ASSIGN_OR_RETURN(int64_t version, body_int(body, "knowledge_version", 0, 0, INT64_MAX));
+    if (version == 0) return std::optional<int64_t>{};
+    WARD_ASSIGN_OR_RETURN(auto versions, knowledge->versions());
+    for (const auto& v : versions) {
+        if (v.id == version) return std::optional<int64_t>(version);
+    }
+    if (versions.empty()) {
+        return invalid_argument(
+            "knowledge_version: {} does not exist (the knowledge base is empty)", version);
+    }
+    return invalid_argument(
+        "knowledge_version: {} does not exist or was pruned (versions {} to {} "
+        "can be queried)",
+        version, versions.front().id, versions.back().id);
+}
+
+Status Server::Impl::embeddings(const httplib::Request& req, httplib::Response& res,
+                                std::shared_ptr<Call> call) {
+    WARD_ASSIGN_OR_RETURN(json body, parse_json_body(req.body));
+    if (!body.is_object()) return invalid_argument("body: expected a JSON object");
+    WARD_ASSIGN_OR_RETURN(std::string model, body_string(body, "model", ""));
+    if (model.empty()) return invalid_argument("model: required (see GET /v1/models)");
+    WARD_ASSIGN_OR_RETURN(llm::Backend * backend, find_model(model));
+    if (!backend->info().embedding) {
+        return invalid_argument("model: \"{}\" does not produce embeddings", model);
+    }
+    llm::EmbeddingRequest er;
+    er.model = backend->info().name;
+    auto input = body.find("input");
+    if (input == body.end() || input->is_null()) {
+        return invalid_argument("input: required, a string or an array of strings");
+    }
+    if (input->is_string()) {
+        er.inputs.push_back(input->get<std::string>());
+    } else if (input->is_array()) {
+        if (input->empty()) return invalid_argument("input: the array is empty");
+        if (input->size() > kMaxEmbeddingInputs) {
+            return invalid_argument("input: {} items, more than the limit of {}", input->size(),
+                                    kMaxEmbeddingInputs);
+        }
+        for (size_t i = 0; i < input->size(); ++i) {
+            if (!(*input)[i].is_string()) {
+                return invalid_argument(
+                    "input[{}]: expected a string (token arrays are not supported)", i);
+            }
+            er.inputs.push_back((*input)[i].get<std::string>());
+        }
+    } else {
+        return invalid_argument("input: expected a string or an array of strings");
+    }
+    for (size_t i = 0; i < er.inputs.size(); ++i) {
+        if (er.inputs[i].empty()) return invalid_argument("input[{}]: empty string", i);
+    }
+    WARD_ASSIGN_OR_RETURN(std::string format, body_string(body, "encoding_format", "float"));
+    if (format != "float" && format != "base64") {
+        return invalid_argument("encoding_format: expected \"float\" or \"base64\", got \"{}\"",
+                                format);
+    }
+    if (body.contains("dimensions") && !body["dimensions"].is_null()) {
+        return invalid_argument("dimensions: not supported; model \"{}\" has {} dimensions",
+                                er.model, backend->info().embedding_dim);
+    }
+    set_audit_model(call->record, backend->info());
+    std::string joined;
+    for (const auto& s : er.inputs) joined += s + '\0';
+    call->record.prompt_sha256 = sha256_of(joined);
+    const bool remote = backend->info().backend == "remote";
+    PolicyBackend policy(*backend, *deid, decide_privacy(remote, sees_phi(call->principal->role)),
+                         &privacy);
+    if (policy.decision().deidentify_input) call->record.safety_flags.push_back("deidentified");
+    WARD_ASSIGN_OR_RETURN(Ticket ticket, admit(backend));
+    WARD_ASSIGN_OR_RETURN(llm::Embeddings result, policy.embed(er));
+    json data = json::array();
+    for (size_t i = 0; i < result.vectors.size(); ++i) {
+        const std::vector<float>& v = result.vectors[i];
+        json item = {{"object", "embedding"}, {"index", i}};
+        if (format == "base64") {
+            item["embedding"] = crypto::to_base64(
+                std::span(reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)));
+        } else {
+            item["embedding"] = v;
+        }
+        data.push_back(std::move(item));
+    }
+    reply_json(
+        res, 200,
+        json{{"object", "list"},
+             {"data", std::move(data)},
+             {"model", result.model.empty() ? er.model : result.model},
+             {"usage",
+              {{"prompt_tokens", result.prompt_tokens}, {"total_tokens", result.prompt_tokens}}}});
+    return ok_status();
+}
+
+Status Server::Impl::knowledge_info(const httplib::Request&, httplib::Response& res,
+                                    std::shared_ptr<Call>) {
+    WARD_ASSIGN_OR_RETURN(auto versions, knowledge->versions());
+    json list = json::array();
+    for (const auto& v : versions) list.push_back(knowledge::version_json(v));
+    WARD_ASSIGN_OR_RETURN(int64_t current, knowledge->current_version());
+    reply_json(res, 200,
+               json{{"current_version", current},
+                    {"versions", std::move(list)},
+                    {"embedding_model", embedder ? json(embedder->info().name) : json(nullptr)}});
+    return ok_status();
+}
+
+Status Server::Impl::knowledge_search(const httplib::Request& req, httplib::Response& res,
+                                      std::shared_ptr<Call> call) {
+    WARD_ASSIGN_OR_RETURN(json body, parse_json_body(req.body));
+    if (!body.is_object()) return invalid_argument("body: expected a JSON object");
+    knowledge::Query q;
+    WARD_ASSIGN_OR_RETURN(q.text, body_string(body, "query", ""));
+    if (q.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+        return invalid_argument("query: required, a non-empty string");
+    }
+    if (q.text.size() > kMaxQuestionBytes) {
+        return invalid_argument("query: {} bytes, more than the limit of {}", q.text.size(),
+                                kMaxQuestionBytes);
+    }
+    WARD_ASSIGN_OR_RETURN(int64_t k, body_int(body, "k", settings.knowledge_k, 1, 100));
+    q.k = static_cast<int>(k);
+    WARD_ASSIGN_OR_RETURN(q.version, requested_version(body));
+    WARD_ASSIGN_OR_RETURN(q.sources, body_strings(body, "sources"));
+    call->record.prompt_sha256 = sha256_of(q.text);
+    if (embedder != nullptr) {
+        PolicyBackend policy(
+            *embedder, *deid,
+            decide_privacy(embedder->info().backend == "remote", sees_phi(call->principal->role)),
+            &privacy);
+        llm::EmbeddingRequest er{embedder->info().name, {q.text}};
+        WARD_ASSIGN_OR_RETURN(llm::Embeddings e, policy.embed(er));
+        if (e.vectors.size() == 1) {
+            q.embedding = std::move(e.vectors[0]);
+            q.embedding_model = er.model;
+        }
+    }
+    WARD_ASSIGN_OR_RETURN(knowledge::SearchResult found, knowledge->search(q));
+    call->record.knowledge_version = std::to_string(found.version);
+    json hits = json::array();
+    for (const auto& h : found.hits) hits.push_back(knowledge::hit_json(h));
+    reply_json(
+        res, 200,
+        json{
+            {"knowledge_version", found.version}, {"mode", found.mode}, {"hits", std::move(hits)}});
+    return ok_status();
+}
+
+void Server::Impl::embed_loop() {
+    const std::string model = embedder->info().name;
+    auto log = logger("server");
+    auto wait = [&](std::chrono::seconds d) {
+        std::unique_lock lock(embed_mu);
+        embed_cv.wait_for(lock, d, [&] { return embed_stop; });
+        return !embed_stop;
+    };
+    while (true) {
+        {
+            std::lock_guard lock(embed_mu);
+            if (embed_stop) return;
+        }
+        auto pending = knowledge->pending_embeddings(model, kEmbedBatch);
+        if (!pending.ok()) {
+            log->warn("knowledge: listing chunks to embed failed: {}", pending.status().message());
+            if (!wait(std::chrono::seconds(30))) return;
+            continue;
+        }
+        if (pending->empty()) {
+            if (!wait(std::chrono::seconds(2))) return;
+            continue;
+        }
+        llm::EmbeddingRequest er;
+        er.model = model;
+        for (const auto& p : *pending) er.inputs.push_back(p.text);
+        auto e = embedder->embed(er);
+        if (!e.ok() || e->vectors.size() != pending->size()) {
+            log->warn("knowledge: embedding {} chunks with {} failed: {}", pending->size(), model,
+                      e.ok() ? std::string("wrong number of vectors") : e.status().message());
+            if (!wait(std::chrono::seconds(30))) return;
+            continue;
+        }
+        std::vector<std::pair<int64_t, std::vector<float>>> vectors;
+        for (size_t i = 0; i < pending->size(); ++i) {
+            vectors.emplace_back((*pending)[i].chunk_id, std::move(e->vectors[i]));
+        }
+        Status put = knowledge->put_embeddings(model, vectors);
+        if (!put.ok()) {
+            log->warn("knowledge: storing {} embeddings failed: {}", vectors.size(), put.message());
+            if (!wait(std::chrono::seconds(30))) return;
+        }
+    }
 }
 
 // ---- CDS Hooks ---------------------------------------------------------------------------
@@ -1143,6 +1458,14 @@ Result<std::vector<uint8_t>> load_secret(const std::string& path) {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
+    if (impl_->embed_thread.joinable()) {
+        {
+            std::lock_guard lock(impl_->embed_mu);
+            impl_->embed_stop = true;
+        }
+        impl_->embed_cv.notify_all();
+        impl_->embed_thread.join();
+    }
     if (impl_->http_thread.joinable()) {
         impl_->http.stop();
         impl_->http_thread.join();
@@ -1196,7 +1519,36 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, ServerSetti
         }
         impl->admission.emplace(b, std::move(a));
     }
+    {
+        std::string path = settings.knowledge_path.empty() ? settings.path("knowledge.db")
+                                                           : settings.knowledge_path;
+        auto store = knowledge::Store::open(path);
+        if (!store.ok()) {
+            return Status(store.status().code(),
+                          fmt::format("knowledge.path: {}", store.status().message()));
+        }
+        impl->knowledge = std::move(*store);
+    }
+    if (!settings.embedding_model.empty()) {
+        impl->embedder = impl->registry->find(settings.embedding_model);
+        if (impl->embedder == nullptr) {
+            return invalid_argument(
+                "config: knowledge.embedding_model \"{}\" is not a model of "
+                "models.*",
+                settings.embedding_model);
+        }
+        if (!impl->embedder->info().embedding) {
+            return invalid_argument(
+                "config: knowledge.embedding_model \"{}\" does not produce "
+                "embeddings",
+                settings.embedding_model);
+        }
+    }
     impl->settings = std::move(settings);
+    if (impl->embedder != nullptr) {
+        Impl* raw = impl.get();
+        impl->embed_thread = std::thread([raw] { raw->embed_loop(); });
+    }
     return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

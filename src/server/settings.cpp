@@ -63,6 +63,12 @@ ConfigSchema config_schema() {
     str("context.profile", "general", "Default patient context profile");
     num("context.budget", 0, 0, 1 << 20,
         "Patient context budget in tokens (0: what the model's context allows)");
+    opt_str("knowledge.path",
+            "The knowledge store (default: DATA/knowledge.db, created on first start)");
+    num("knowledge.k", 5, 1, 20, "Passages retrieved for a grounded answer");
+    opt_str("knowledge.embedding_model",
+            "A model of models.* that produces embeddings: the server embeds new knowledge "
+            "chunks with it in the background and fuses dense with BM25 retrieval");
     llm::add_llm_config_keys(s);
     return s;
 }
@@ -115,6 +121,9 @@ Result<ServerSettings> read_settings(const Config& c) {
     s.mllp_host = c.get_string("mllp.host");
     s.default_profile = c.get_string("context.profile");
     s.context_budget = static_cast<int>(c.get_int("context.budget"));
+    if (auto p = c.find_string("knowledge.path")) s.knowledge_path = *p;
+    s.knowledge_k = static_cast<int>(c.get_int("knowledge.k"));
+    if (auto m = c.find_string("knowledge.embedding_model")) s.embedding_model = *m;
     return s;
 }
 

@@ -41,7 +41,10 @@ struct ServerSettings {
     int mllp_port = 0;  // 0: no MLLP listener
     std::string mllp_host = "127.0.0.1";
     std::string default_profile = "general";
-    int context_budget = 0;  // patient context tokens; 0: what the model's context allows
+    int context_budget = 0;       // patient context tokens; 0: what the model's context allows
+    std::string knowledge_path;   // the knowledge store; empty: data_dir/knowledge.db
+    int knowledge_k = 5;          // passages per grounded answer
+    std::string embedding_model;  // registry name of the embedding model; empty: BM25 only
 
     std::string path(const std::string& file) const { return data_dir + "/" + file; }
 };

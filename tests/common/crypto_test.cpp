@@ -82,5 +82,17 @@ TEST(Crypto, HexAndConstantTimeEqual) {
     EXPECT_FALSE(equal(hex("0102"), hex("010203")));
 }
 
+// RFC 4648 section 10 test vectors.
+TEST(Crypto, Base64) {
+    EXPECT_EQ(to_base64(as_bytes("")), "");
+    EXPECT_EQ(to_base64(as_bytes("f")), "Zg==");
+    EXPECT_EQ(to_base64(as_bytes("fo")), "Zm8=");
+    EXPECT_EQ(to_base64(as_bytes("foo")), "Zm9v");
+    EXPECT_EQ(to_base64(as_bytes("foob")), "Zm9vYg==");
+    EXPECT_EQ(to_base64(as_bytes("fooba")), "Zm9vYmE=");
+    EXPECT_EQ(to_base64(as_bytes("foobar")), "Zm9vYmFy");
+    EXPECT_EQ(to_base64(hex("fbff")), "+/8=");
+}
+
 }  // namespace
 }  // namespace ward::crypto
