@@ -198,13 +198,20 @@ RailResult CrisisDetector::check(std::string_view message) const {
         if (!void_cue) cues.push_back(n);
     }
 
-    // An accident cue negated right before it ("wasn't an accident") is no accident.
-    std::vector<const PhraseLexicon::Match*> real_accidents;
-    for (const auto* a : accidents) {
-        bool negated = false;
-        for (const auto* n : cues) negated |= n->last <= a->first && a->first - n->last <= 2;
-        if (!negated) real_accidents.push_back(a);
-    }
+    // A cue negated right before it does not count: "wasn't an accident" is no accident, "no
+    // recent SI" is not recent.
+    auto unnegated = [&](const std::vector<const PhraseLexicon::Match*>& list) {
+        std::vector<const PhraseLexicon::Match*> out;
+        for (const auto* a : list) {
+            bool negated = false;
+            for (const auto* n : cues) negated |= n->last <= a->first && a->first - n->last <= 2;
+            if (!negated) out.push_back(a);
+        }
+        return out;
+    };
+    const auto real_accidents = unnegated(accidents);
+    recent = unnegated(recent);
+    recent_sentence = unnegated(recent_sentence);
 
     auto clause_of = [&](uint32_t t) { return toks[t].clause; };
     auto sentence_of = [&](uint32_t t) { return toks[t].sentence; };
