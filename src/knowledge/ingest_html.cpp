@@ -235,6 +235,9 @@ Charset declared_charset(std::string_view bytes) {
 struct DocFree {
     void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
 };
+struct ContextFree {
+    void operator()(htmlParserCtxt* context) const { htmlFreeParserCtxt(context); }
+};
 
 }  // namespace
 
@@ -253,10 +256,25 @@ Result<Extracted> read_html(std::string_view bytes, std::string_view where) {
     }
     int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                   HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED;
+    std::unique_ptr<htmlParserCtxt, ContextFree> context(htmlNewParserCtxt());
+    if (!context) return internal_error("{}: the HTML parser could not start", where);
     std::unique_ptr<xmlDoc, DocFree> doc(
-        htmlReadMemory(bytes.data(), static_cast<int>(bytes.size()), nullptr,
-                       charset == Charset::kNone ? "UTF-8" : nullptr, options));
+        htmlCtxtReadMemory(context.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr,
+                           charset == Charset::kNone ? "UTF-8" : nullptr, options));
     if (!doc) return invalid_argument("{}: not readable as HTML", where);
+    // Recovery reads past any broken markup; the parser only stops for good (and drops the
+    // rest of the document) at its resource limits, element nesting deeper than 256 above all.
+    if (context->disableSAX) {
+        int line = context->input ? context->input->line : 0;
+        if (context->errNo == XML_ERR_INTERNAL_ERROR) {
+            return invalid_argument("{}: line {}: elements nested more than 256 deep", where, line);
+        }
+        std::string message = context->lastError.message ? context->lastError.message : "";
+        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+            message.pop_back();
+        }
+        return invalid_argument("{}: line {}: the HTML parser stopped: {}", where, line, message);
+    }
     HtmlWalker walker;
     // xmlDoc begins with the same members as xmlNode (libxml2 documents this), so the document
     // is walked as the parent of the top-level nodes.

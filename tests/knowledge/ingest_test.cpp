@@ -87,6 +87,19 @@ IngestOptions with_mapping(FieldMapping mapping) {
     return o;
 }
 
+void expect_error(const Result<std::vector<Document>>& r, const std::string& message) {
+    ASSERT_FALSE(r) << "expected an error containing: " << message;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << r.error().to_string();
+    EXPECT_NE(r.error().message().find(message), std::string::npos) << r.error().message();
+}
+
+FieldMapping id_text() {
+    FieldMapping m;
+    m.id = "id";
+    m.text = {"text"};
+    return m;
+}
+
 TEST(IngestGolden, MarkdownGuideline) {
     IngestOptions o;
     o.source = "ignored-because-front-matter-names-one";
@@ -330,6 +343,34 @@ TEST(Ingest, PathologicalMarkupStaysLinear) {
     }
 }
 
+// Nesting is read up to the parsers' limits and refused past them, never a crash and never
+// a document with its deeper text silently dropped.
+TEST(Ingest, DeepNestingIsBounded) {
+    auto nested = [](int depth) {
+        std::string html = "<p>top</p>";
+        for (int i = 0; i < depth; ++i) html += "<div>";
+        html += "deep text";
+        for (int i = 0; i < depth; ++i) html += "</div>";
+        return html + "<p>after</p>";
+    };
+    // Deeper than the walker recurses (200): the inner text is read flat.
+    auto docs = parse_documents(nested(250), "deep.html", {});
+    ASSERT_TRUE(docs) << docs.error().to_string();
+    EXPECT_EQ((*docs)[0].content, "top\n\ndeep text\n\nafter");
+    // Deeper than libxml2 goes (256): an error, not a document that lacks its end.
+    expect_error(parse_documents(nested(20000), "deeper.html", {}),
+                 "deeper.html: line 1: elements nested more than 256 deep");
+
+    std::string json = std::string(100000, '[') + std::string(100000, ']');
+    expect_error(parse_documents(json, "deep.json", with_mapping(id_text())),
+                 "deep.json: record at index 0: not a JSON object");
+
+    std::string quotes = std::string(100000, '>') + " quoted";
+    auto md = parse_documents(quotes, "deep.md", {});
+    ASSERT_TRUE(md) << md.error().to_string();
+    EXPECT_EQ((*md)[0].content, "quoted");
+}
+
 TEST(Ingest, HtmlWithDeclaredCharset) {
     // ISO-8859-1 bytes (0xE9 is e-acute), declared: decoded by the parser, then NFC.
     std::string html =
@@ -342,19 +383,6 @@ TEST(Ingest, HtmlWithDeclaredCharset) {
 }
 
 // --- Errors -----------------------------------------------------------------------------------
-
-void expect_error(const Result<std::vector<Document>>& r, const std::string& message) {
-    ASSERT_FALSE(r) << "expected an error containing: " << message;
-    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << r.error().to_string();
-    EXPECT_NE(r.error().message().find(message), std::string::npos) << r.error().message();
-}
-
-FieldMapping id_text() {
-    FieldMapping m;
-    m.id = "id";
-    m.text = {"text"};
-    return m;
-}
 
 TEST(IngestErrors, InvalidUtf8NamesTheByteOffset) {
     expect_error(parse_documents("caf\xC3\x28 x", "a.txt", {}), "a.txt: invalid UTF-8 at byte 3");
