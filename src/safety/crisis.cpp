@@ -96,8 +96,13 @@ bool is_shorthand_filler(std::string_view w) {
 
 }  // namespace
 
-CrisisDetector::CrisisDetector(std::shared_ptr<const PhraseLexicon> lexicon, CrisisOptions options)
-    : lexicon_(std::move(lexicon)), options_(std::move(options)) {}
+struct CrisisDetector::Impl {
+    PhraseLexicon lexicon;
+    std::vector<Kind> kinds;  // per lexicon entry
+};
+
+CrisisDetector::CrisisDetector(std::shared_ptr<const Impl> impl, CrisisOptions options)
+    : impl_(std::move(impl)), options_(std::move(options)) {}
 
 Result<CrisisDetector> CrisisDetector::create(const CrisisOptions& options) {
     for (size_t i = 0; i < options.local_resources.size(); ++i) {
@@ -107,18 +112,24 @@ Result<CrisisDetector> CrisisDetector::create(const CrisisOptions& options) {
                                     i + 1);
         }
     }
-    WARD_ASSIGN_OR_RETURN(PhraseLexicon lex,
+    auto impl = std::make_shared<Impl>();
+    WARD_ASSIGN_OR_RETURN(impl->lexicon,
                           PhraseLexicon::parse(crisis_lexicon_text(), "crisis_lexicon.tsv"));
+    const size_t n_builtin = impl->lexicon.entries().size();
     if (!options.extra_lexicon.empty()) {
-        WARD_TRY(lex.add(options.extra_lexicon, "safety: crisis extra_lexicon"));
+        WARD_TRY(impl->lexicon.add(options.extra_lexicon, "safety: crisis extra_lexicon"));
     }
-    for (const auto& e : lex.entries()) {
-        if (kind_of(e.category) == Kind::kUnknown) {
-            return invalid_argument("safety: crisis lexicon line {}: unknown category \"{}\"",
-                                    e.line, e.category);
+    const auto& entries = impl->lexicon.entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+        Kind kind = kind_of(entries[i].category);
+        if (kind == Kind::kUnknown) {
+            return invalid_argument("safety: {} line {}: unknown category \"{}\"",
+                                    i < n_builtin ? "crisis_lexicon.tsv" : "crisis extra_lexicon",
+                                    entries[i].line, entries[i].category);
         }
+        impl->kinds.push_back(kind);
     }
-    return CrisisDetector(std::make_shared<const PhraseLexicon>(std::move(lex)), options);
+    return CrisisDetector(std::move(impl), options);
 }
 
 RailResult CrisisDetector::check(std::string_view message) const {
@@ -126,8 +137,8 @@ RailResult CrisisDetector::check(std::string_view message) const {
     result.rail = "crisis";
     const TokenizedText text = tokenize(message, kCrisisMaxBytes);
     const auto& toks = text.tokens;
-    const std::vector<PhraseLexicon::Match> matches = lexicon_->find_all(text);
-    const auto& entries = lexicon_->entries();
+    const std::vector<PhraseLexicon::Match> matches = impl_->lexicon.find_all(text);
+    const auto& entries = impl_->lexicon.entries();
 
     // Sort the matches by what they are.
     std::vector<Candidate> risks;
@@ -135,7 +146,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
         recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
-        switch (kind_of(e.category)) {
+        switch (impl_->kinds[m.entry]) {
             case Kind::kRisk:
                 risks.push_back({&m, &e});
                 break;

@@ -10,8 +10,10 @@
 //     myself"), or just after it in clinical style ("SI: denies", "-SI");
 //   - history: a cue such as "years ago", "as a teenager", "hx of" in the same clause, with no
 //     recency cue ("last night", "again"), means a past event, a risk factor but not a crisis;
-//   - idioms ("dying to see", "killing time"), accidents ("cut myself shaving") and questions
-//     asking for information ("can sertraline cause suicidal thoughts?").
+//   - idioms ("dying to see", "killing time"), accidents ("cut myself shaving"), questions
+//     asking for information ("can sertraline cause suicidal thoughts?"), questions someone else
+//     asked and the writer denied ("my doctor asked if I want to hurt myself, I don't"), and
+//     joke markers on threats to others ("I could kill him lol"; never on risk to oneself).
 // Risk in any sentence fires: a negation in one sentence does not cancel risk in the next.
 // Statements about someone else at risk ("my friend says she wants to die") fire too, with a
 // lower score, because the person writing may need to act now; the reply addresses them.
@@ -29,8 +31,6 @@
 #include "safety/rail.h"
 
 namespace ward::safety {
-
-class PhraseLexicon;
 
 // The categories `RailResult::rule` takes when the crisis rail fires, most urgent first.
 inline constexpr std::string_view kCrisisCategories[] = {
@@ -88,8 +88,9 @@ class CrisisDetector final : public Rail {
     const CrisisOptions& options() const { return options_; }
 
   private:
-    CrisisDetector(std::shared_ptr<const PhraseLexicon> lexicon, CrisisOptions options);
-    std::shared_ptr<const PhraseLexicon> lexicon_;
+    struct Impl;  // the compiled lexicon and what each entry is; shared, immutable
+    CrisisDetector(std::shared_ptr<const Impl> impl, CrisisOptions options);
+    std::shared_ptr<const Impl> impl_;
     CrisisOptions options_;
 };
 

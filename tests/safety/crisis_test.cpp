@@ -270,7 +270,10 @@ TEST(Crisis, OptionsAreValidated) {
     lexicon.extra_lexicon = "nonsense\tfoo\tward:foo\n";
     r = CrisisDetector::create(lexicon);
     ASSERT_FALSE(r.has_value());
-    EXPECT_NE(r.error().message().find("unknown category \"nonsense\""), std::string::npos);
+    EXPECT_NE(
+        r.error().message().find("crisis extra_lexicon line 1: unknown category \"nonsense\""),
+        std::string::npos)
+        << r.error().message();
 }
 
 TEST(Crisis, ExtraLexiconAddsSitePhrases) {
