@@ -41,6 +41,7 @@ enum class Kind {
     kJoke,
     kAsked,
     kAffirm,
+    kSafetyQuestion,
     kUnknown,
 };
 
@@ -61,6 +62,7 @@ Kind kind_of(std::string_view category) {
     if (category == "joke") return Kind::kJoke;
     if (category == "asked") return Kind::kAsked;
     if (category == "affirm") return Kind::kAffirm;
+    if (category == "safety_question") return Kind::kSafetyQuestion;
     return Kind::kUnknown;
 }
 
@@ -143,7 +145,8 @@ RailResult CrisisDetector::check(std::string_view message) const {
     // Sort the matches by what they are.
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
-        recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm;
+        recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm,
+        safety_questions;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (impl_->kinds[m.entry]) {
@@ -188,6 +191,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 break;
             case Kind::kAffirm:
                 affirm.push_back(&m);
+                break;
+            case Kind::kSafetyQuestion:
+                safety_questions.push_back(&m);
                 break;
             case Kind::kUnknown:
                 break;
@@ -274,6 +280,10 @@ RailResult CrisisDetector::check(std::string_view message) const {
         }
         if ((cat == "harm_to_others" || cat == "abuse") && any_in_sentence(jokes, sentence)) {
             cand.suppressed = "joke";
+            continue;
+        }
+        if (text.question[sentence] && any_in_sentence(safety_questions, sentence)) {
+            cand.suppressed = "informational";
             continue;
         }
         if (cat != "plan_or_means" && text.question[sentence] &&
