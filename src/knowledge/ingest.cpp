@@ -255,20 +255,26 @@ Result<std::vector<std::string>> collect_files(std::span<const std::string> path
         }
         std::vector<std::string> found;
         fs::recursive_directory_iterator it(path, fs::directory_options::none, ec);
-        if (ec) return invalid_argument("{}: {}", path, ec.message());
+        if (ec) return permission_denied("{}: {}", path, ec.message());
+        // The directory being entered when listing fails is the one an error names.
+        std::string directory = path;
         for (fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
             if (ec) break;
             const fs::directory_entry& entry = *it;
             std::string name = entry.path().filename().string();
+            std::error_code type_error;
+            bool is_directory = entry.is_directory(type_error);
             if (!name.empty() && name[0] == '.') {
-                if (entry.is_directory(ec)) it.disable_recursion_pending();
+                if (is_directory) it.disable_recursion_pending();
                 continue;
             }
-            if (entry.is_regular_file(ec) && !format_of_extension(name).empty()) {
+            if (is_directory) {
+                directory = entry.path().string();
+            } else if (entry.is_regular_file(type_error) && !format_of_extension(name).empty()) {
                 found.push_back(entry.path().string());
             }
         }
-        if (ec) return invalid_argument("{}: {}", path, ec.message());
+        if (ec) return permission_denied("{}: {}", directory, ec.message());
         std::sort(found.begin(), found.end());
         files.insert(files.end(), found.begin(), found.end());
     }

@@ -73,8 +73,8 @@ Result<std::vector<Document>> parse_documents(std::string_view bytes, std::strin
 // Expands directories (recursively, in sorted order, skipping files and directories whose
 // names start with '.', not following directory symlinks) into the files with an extension
 // detect_format knows; plain files are kept whatever their extension. Arguments keep their
-// order. Errors: kNotFound for a path that does not exist, the file system's error (with the
-// path) for a directory that cannot be read.
+// order. Errors: kNotFound for a path that does not exist, kPermissionDenied (with the
+// directory and the system's reason) for a directory that cannot be listed.
 Result<std::vector<std::string>> collect_files(std::span<const std::string> paths);
 
 }  // namespace ward::knowledge
