@@ -204,13 +204,13 @@ RailResult CrisisDetector::check(std::string_view message) const {
         return result;
     }
 
-    // A negation cue counts unless a longer-or-equal pseudo-negation starts at the same word
-    // ("no one cares"), or it is an interjection followed by a comma ("No, I ...").
+    // A negation cue counts unless a pseudo-negation covers it ("no one cares", "harder not to
+    // act"), or it is an interjection followed by a comma ("No, I ...").
     std::vector<const PhraseLexicon::Match*> cues;
     for (const auto* n : negations) {
         bool void_cue = toks[n->last - 1].after == ',' || toks[n->last - 1].after == '!';
         for (const auto* p : pseudo) {
-            if (p->first == n->first && p->last >= n->last) void_cue = true;
+            if (p->first <= n->first && p->last >= n->last) void_cue = true;
         }
         if (!void_cue) cues.push_back(n);
     }
