@@ -37,8 +37,8 @@ constexpr std::array kStopwords = {
     // question words
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "whether", "if",
     // negations and fillers
-    "no", "not", "also", "only", "just", "very", "more", "most", "less", "much", "many", "there",
-    "too", "well"};
+    "no", "not", "also", "only", "just", "very", "more", "most", "less", "much", "many", "too",
+    "well"};
 
 bool is_word_category(utf8proc_category_t category) {
     switch (category) {
