@@ -3,7 +3,9 @@
 // tables, with YAML front matter and HTML comments; inline markup is stripped to its text.
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "knowledge/ingest_internal.h"
 

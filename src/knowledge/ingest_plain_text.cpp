@@ -6,6 +6,7 @@
 //   - a one-line paragraph of at most 80 bytes and 10 words that ends with ':' -> level 2
 //     (the colon dropped).
 #include <algorithm>
+#include <span>
 
 #include "knowledge/ingest_internal.h"
 

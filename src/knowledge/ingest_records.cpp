@@ -1,6 +1,8 @@
 // Readers of record files: JSON (an array of records, an object of records keyed by id, or one
 // record), JSONL (one record per line) and CSV (RFC 4180 with a header row). A FieldMapping
 // says which fields make each record's id, text and metadata.
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 
