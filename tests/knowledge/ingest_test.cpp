@@ -382,6 +382,51 @@ TEST(Ingest, HtmlWithDeclaredCharset) {
     EXPECT_EQ((*docs)[0].content, "Fi\u00e8vre & toux");
 }
 
+std::string shared_data() {
+    const char* env = std::getenv("WARD_SHARED_DATA");
+    return env && *env ? env : WARD_SHARED_DATA;
+}
+
+// Real files of the shared data that the demo knowledge base is built from.
+TEST(IngestShared, SuicideRiskLexiconDefinitionsCsv) {
+    FieldMapping m;
+    m.id = "Construct";
+    m.title = "Construct";
+    m.text = {"Definition", "Examples"};
+    m.source = "Source";
+    auto docs = read_documents(
+        shared_data() +
+            "/mental-health/suicide-risk-lexicon/suicide_risk_constructs_and_definitions_clean.csv",
+        with_mapping(m));
+    ASSERT_TRUE(docs) << docs.error().to_string();
+    ASSERT_EQ(docs->size(), 46u);
+    const Document& first = (*docs)[0];
+    EXPECT_EQ(first.doc_id, "Passive suicidal ideation");
+    EXPECT_EQ(first.format, "csv");
+    EXPECT_NE(first.content.find("not waking up"), std::string::npos);
+    EXPECT_NE(first.content.find("wish I could disappear"), std::string::npos);
+    EXPECT_EQ(first.source.rfind("Wastler, H. M.", 0), 0u);
+}
+
+TEST(IngestShared, PubMedQaKeyedJson) {
+    FieldMapping m;
+    m.id = "@key";
+    m.title = "QUESTION";
+    m.text = {"CONTEXTS"};
+    m.published = "YEAR";
+    auto docs =
+        read_documents(shared_data() + "/medical-qa/pubmedqa/data/ori_pqal.json", with_mapping(m));
+    ASSERT_TRUE(docs) << docs.error().to_string();
+    ASSERT_EQ(docs->size(), 1000u);
+    size_t dated = 0;
+    for (const Document& d : *docs) {
+        ASSERT_FALSE(d.chunks.empty()) << d.doc_id;
+        EXPECT_EQ(d.chunks[0].heading, d.title) << d.doc_id;
+        dated += d.published.size() == 4;
+    }
+    EXPECT_EQ(dated, 942u);  // 58 records have "YEAR": null
+}
+
 // --- Errors -----------------------------------------------------------------------------------
 
 TEST(IngestErrors, InvalidUtf8NamesTheByteOffset) {
