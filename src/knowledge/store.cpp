@@ -968,6 +968,20 @@ Result<std::optional<Hit>> read_hit(Connection& c, int64_t chunk_id) {
     return std::optional<Hit>(std::move(hit));
 }
 
+// One dot product with eight independent partial sums: without -ffast-math the compiler may
+// not reorder a single running sum, but it does turn these eight lanes into vector adds.
+float dot_product(const float* a, const float* b, size_t n) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (size_t j = 0; j < 8; ++j) lanes[j] += a[i + j] * b[i + j];
+    }
+    float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (; i < n; ++i) sum += a[i] * b[i];
+    return sum;
+}
+
 // The `limit` best rows of the index by cosine with `query`, among the allowed sources.
 std::vector<Scored> dense_search(const DenseIndex& index, const std::vector<float>& query,
                                  const std::vector<std::string>& sources, int limit) {
@@ -988,13 +1002,7 @@ std::vector<Scored> dense_search(const DenseIndex& index, const std::vector<floa
     std::vector<float> scores(rows);
     const float* m = index.matrix.data();
     const float* qp = q.data();
-    for (size_t r = 0; r < rows; ++r) {
-        // A plain loop the compiler vectorises: one dot product per row.
-        const float* row = m + r * dim;
-        float dot = 0.0f;
-        for (size_t i = 0; i < dim; ++i) dot += row[i] * qp[i];
-        scores[r] = dot;
-    }
+    for (size_t r = 0; r < rows; ++r) scores[r] = dot_product(m + r * dim, qp, dim);
     std::vector<uint32_t> order;
     order.reserve(rows);
     for (size_t r = 0; r < rows; ++r) {
