@@ -129,6 +129,18 @@ Document make_document(detail::Extracted x, std::string doc_id, std::string_view
     return d;
 }
 
+// The status of a path that must exist: kNotFound when it does not, kPermissionDenied (with
+// the system's reason) when it cannot be looked at.
+Result<fs::file_status> existing(const std::string& path) {
+    std::error_code ec;
+    fs::file_status status = fs::status(path, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+        return permission_denied("{}: {}", path, ec.message());
+    }
+    if (ec || !fs::exists(status)) return not_found("{} does not exist", path);
+    return status;
+}
+
 }  // namespace
 
 std::string detect_format(std::string_view location, std::string_view bytes) {
@@ -218,16 +230,10 @@ Result<std::vector<Document>> parse_documents(std::string_view bytes, std::strin
 }
 
 Result<std::vector<Document>> read_documents(const std::string& path, const IngestOptions& o) {
-    std::error_code ec;
-    fs::file_status status = fs::status(path, ec);
-    if (ec || !fs::exists(status)) {
-        if (ec && ec != std::errc::no_such_file_or_directory) {
-            return invalid_argument("{}: {}", path, ec.message());
-        }
-        return not_found("{} does not exist", path);
-    }
+    WARD_ASSIGN_OR_RETURN(fs::file_status status, existing(path));
     if (fs::is_directory(status)) return invalid_argument("{} is a directory", path);
     if (!fs::is_regular_file(status)) return invalid_argument("{} is not a regular file", path);
+    std::error_code ec;
     uintmax_t size = fs::file_size(path, ec);
     if (!ec && size > o.max_bytes) {
         return invalid_argument("{} is {} bytes, more than the limit of {}", path, size,
@@ -241,19 +247,13 @@ Result<std::vector<Document>> read_documents(const std::string& path, const Inge
 Result<std::vector<std::string>> collect_files(std::span<const std::string> paths) {
     std::vector<std::string> files;
     for (const std::string& path : paths) {
-        std::error_code ec;
-        fs::file_status status = fs::status(path, ec);
-        if (ec || !fs::exists(status)) {
-            if (ec && ec != std::errc::no_such_file_or_directory) {
-                return invalid_argument("{}: {}", path, ec.message());
-            }
-            return not_found("{} does not exist", path);
-        }
+        WARD_ASSIGN_OR_RETURN(fs::file_status status, existing(path));
         if (!fs::is_directory(status)) {
             files.push_back(path);
             continue;
         }
         std::vector<std::string> found;
+        std::error_code ec;
         fs::recursive_directory_iterator it(path, fs::directory_options::none, ec);
         if (ec) return permission_denied("{}: {}", path, ec.message());
         // The directory being entered when listing fails is the one an error names.

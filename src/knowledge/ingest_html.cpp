@@ -286,14 +286,7 @@ Result<Extracted> read_html(std::string_view bytes, std::string_view where) {
             return invalid_argument("{}: the decoded text is not valid UTF-8", where);
         }
     }
-    if (out.title.empty()) {
-        for (const Block& b : out.blocks) {
-            if (b.kind == Block::Kind::kHeading) {
-                out.title = b.text;
-                break;
-            }
-        }
-    }
+    if (out.title.empty()) out.title = first_heading(out.blocks);
     return out;
 }
 

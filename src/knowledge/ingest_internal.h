@@ -5,6 +5,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,10 @@ struct Extracted {
 Status check_text(std::string_view bytes, std::string_view where);
 // The byte offset of the first invalid UTF-8 sequence, or npos.
 size_t find_invalid_utf8(std::string_view bytes);
+// Appends `cp` as UTF-8; NUL, surrogates and values past U+10FFFF become U+FFFD.
+void append_utf8(std::string& out, uint32_t cp);
+// The text of the first heading of `blocks`, or "".
+std::string first_heading(const std::vector<Block>& blocks);
 
 // Prose: whitespace runs (ASCII and Unicode spaces, line and paragraph separators, control
 // characters) become one space, leading and trailing ones go, zero-width characters and byte

@@ -46,25 +46,6 @@ constexpr std::array<NamedEntity, 20> kEntities = {{
     {"le", "\u2264"},     {"ge", "\u2265"},    {"rarr", "\u2192"},  {"larr", "\u2190"},
 }};
 
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 // Decodes a character reference at s[i] == '&'; returns its length, or 0 when there is none.
 size_t decode_entity(std::string_view s, size_t i, std::string& out) {
     size_t semi = s.substr(0, std::min(s.size(), i + 13)).find(';', i + 1);
@@ -444,14 +425,7 @@ class MarkdownReader {
         if (in_fence_) end_fence();
         flush();
         out_.blocks = std::move(blocks_);
-        if (out_.title.empty()) {
-            for (const Block& b : out_.blocks) {
-                if (b.kind == Block::Kind::kHeading) {
-                    out_.title = b.text;
-                    break;
-                }
-            }
-        }
+        if (out_.title.empty()) out_.title = first_heading(out_.blocks);
         return std::move(out_);
     }
 

@@ -113,12 +113,7 @@ Result<Extracted> read_plain_text(std::string_view text, std::string_view /*wher
         }
         add_body(out.blocks, lines);
     }
-    for (const Block& b : out.blocks) {
-        if (b.kind == Block::Kind::kHeading) {
-            out.title = b.text;
-            break;
-        }
-    }
+    out.title = first_heading(out.blocks);
     return out;
 }
 

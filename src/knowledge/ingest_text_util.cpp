@@ -102,6 +102,25 @@ bool is_invisible(char32_t cp) {
 
 }  // namespace
 
+void append_utf8(std::string& out, uint32_t cp) {
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
 size_t find_invalid_utf8(std::string_view bytes) {
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
     size_t n = bytes.size();
@@ -233,6 +252,13 @@ std::string normalise_code(std::string_view text) {
         out.pop_back();
     }
     return to_nfc(std::move(out));
+}
+
+std::string first_heading(const std::vector<Block>& blocks) {
+    for (const Block& b : blocks) {
+        if (b.kind == Block::Kind::kHeading) return b.text;
+    }
+    return {};
 }
 
 void add_block(std::vector<Block>& blocks, Block::Kind kind, int level, std::string_view raw) {
