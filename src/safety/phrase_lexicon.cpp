@@ -307,20 +307,29 @@ Status PhraseLexicon::add(std::string_view text, std::string_view source) {
     return ok_status();
 }
 
+namespace {
+
+// For each token i: the end (exclusive) of the sentence it is in. Matches never cross it.
+std::vector<size_t> sentence_ends(const std::vector<Token>& toks) {
+    std::vector<size_t> ends(toks.size());
+    size_t end = toks.size();
+    for (size_t i = toks.size(); i-- > 0;) {
+        if (i + 1 < toks.size() && toks[i + 1].sentence != toks[i].sentence) end = i + 1;
+        ends[i] = end;
+    }
+    return ends;
+}
+
+}  // namespace
+
 std::vector<PhraseLexicon::Match> PhraseLexicon::find_all(const TokenizedText& text) const {
     const auto& toks = text.tokens;
     const Compiled& c = *compiled_;
+    const std::vector<size_t> ends = sentence_ends(toks);
     std::vector<Match> out;
     std::vector<uint32_t> candidates;
     std::vector<uint32_t> gaps;
-    size_t sentence_end = 0;
     for (size_t i = 0; i < toks.size(); ++i) {
-        if (i >= sentence_end) {
-            sentence_end = i;
-            while (sentence_end < toks.size() && toks[sentence_end].sentence == toks[i].sentence) {
-                ++sentence_end;
-            }
-        }
         candidates.clear();
         if (auto it = c.by_first_word.find(toks[i].norm); it != c.by_first_word.end()) {
             candidates = it->second;
@@ -329,7 +338,7 @@ std::vector<PhraseLexicon::Match> PhraseLexicon::find_all(const TokenizedText& t
         std::sort(candidates.begin(), candidates.end());
         for (uint32_t e : candidates) {
             gaps.clear();
-            long end = match_from(c.patterns[e], 0, i, sentence_end, toks, gaps);
+            long end = match_from(c.patterns[e], 0, i, ends[i], toks, gaps);
             if (end < 0) continue;
             out.push_back(Match{.entry = e,
                                 .first = static_cast<uint32_t>(i),
@@ -341,18 +350,11 @@ std::vector<PhraseLexicon::Match> PhraseLexicon::find_all(const TokenizedText& t
 }
 
 bool PhraseLexicon::matches(size_t index, const TokenizedText& text) const {
-    const auto& toks = text.tokens;
+    const std::vector<size_t> ends = sentence_ends(text.tokens);
     std::vector<uint32_t> gaps;
-    size_t sentence_end = 0;
-    for (size_t i = 0; i < toks.size(); ++i) {
-        if (i >= sentence_end) {
-            sentence_end = i;
-            while (sentence_end < toks.size() && toks[sentence_end].sentence == toks[i].sentence) {
-                ++sentence_end;
-            }
-        }
+    for (size_t i = 0; i < text.tokens.size(); ++i) {
         gaps.clear();
-        if (match_from(compiled_->patterns[index], 0, i, sentence_end, toks, gaps) >= 0) {
+        if (match_from(compiled_->patterns[index], 0, i, ends[i], text.tokens, gaps) >= 0) {
             return true;
         }
     }
