@@ -1,7 +1,7 @@
 // Query normalisation for retrieval: natural-language text in, an FTS5 MATCH expression out.
 //
 // The text is split into words the way the store's FTS5 tokenizer splits them (unicode61:
-// letters, digits and private-use characters are word characters, everything else separates;
+// letters, digits, combining marks and private-use characters make words, anything else separates;
 // case folded), stopwords are dropped, and medical abbreviations are expanded both ways through
 // a table compiled into the library (src/knowledge/data/abbreviations.tsv): "MI" becomes
 // ("mi" OR "myocardial infarction") and "myocardial infarction" also adds "mi". Every term is
