@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -602,6 +603,43 @@ TEST_F(StoreTest, DenseAndFusion) {
     EXPECT_NE(after->hits[0].doc_id, "stroke");
     dense.version = 1;
     EXPECT_EQ(store->search(dense)->hits[0].doc_id, "stroke");
+}
+
+TEST_F(StoreTest, DenseHonoursTheSourceFilterAndNeedsAModelName) {
+    auto store = open();
+    std::vector<Document> docs = {make_doc("a", {"Alpha passage."}, "one"),
+                                  make_doc("b", {"Beta passage."}, "two")};
+    ASSERT_TRUE(store->add(docs, "two sources").ok());
+    auto pending = store->pending_embeddings("toy", 10);
+    ASSERT_EQ(pending->size(), 2u);
+    std::vector<std::pair<int64_t, std::vector<float>>> vectors;
+    for (const auto& p : *pending) {
+        bool is_a = store->chunk(p.chunk_id)->doc_id == "a";
+        vectors.emplace_back(p.chunk_id,
+                             std::vector<float>{is_a ? 1.0f : 0.0f, is_a ? 0.0f : 1.0f});
+    }
+    ASSERT_TRUE(store->put_embeddings("toy", vectors).ok());
+    Query q;
+    q.embedding = std::vector<float>{1.0f, 0.0f};  // nearest: "a"
+    q.embedding_model = "toy";
+    q.sources = {"two"};
+    auto r = store->search(q);
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    ASSERT_EQ(r->hits.size(), 1u);
+    EXPECT_EQ(r->hits[0].doc_id, "b");
+    EXPECT_NEAR(r->hits[0].score, 0.0, 1e-6);
+
+    q.embedding_model.clear();
+    EXPECT_EQ(store->search(q).error().code(), StatusCode::kInvalidArgument);
+    q.embedding_model = "toy";
+    q.embedding = std::vector<float>{0.0f, 0.0f};
+    EXPECT_EQ(store->search(q).error().code(), StatusCode::kInvalidArgument);
+    q.embedding = std::vector<float>{std::nanf(""), 1.0f};
+    EXPECT_EQ(store->search(q).error().code(), StatusCode::kInvalidArgument);
+    q.embedding.reset();
+    q.embedding_model = "none";
+    q.text.clear();
+    EXPECT_EQ(store->search(q).error().code(), StatusCode::kInvalidArgument);  // nothing to search
 }
 
 TEST_F(StoreTest, ManyThreadsSearchWhileOneAdds) {
