@@ -42,6 +42,7 @@ enum class Kind {
     kAsked,
     kAffirm,
     kSafetyQuestion,
+    kRoutine,
     kUnknown,
 };
 
@@ -63,6 +64,7 @@ Kind kind_of(std::string_view category) {
     if (category == "asked") return Kind::kAsked;
     if (category == "affirm") return Kind::kAffirm;
     if (category == "safety_question") return Kind::kSafetyQuestion;
+    if (category == "routine") return Kind::kRoutine;
     return Kind::kUnknown;
 }
 
@@ -146,7 +148,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
         recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm,
-        safety_questions;
+        safety_questions, routines;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (impl_->kinds[m.entry]) {
@@ -194,6 +196,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 break;
             case Kind::kSafetyQuestion:
                 safety_questions.push_back(&m);
+                break;
+            case Kind::kRoutine:
+                routines.push_back(&m);
                 break;
             case Kind::kUnknown:
                 break;
@@ -265,6 +270,12 @@ RailResult CrisisDetector::check(std::string_view message) const {
             if (idiom->first < m.last && m.first < idiom->last) cand.suppressed = "idiom";
         }
         if (cand.suppressed) continue;
+        if ((cat == "suicidal_ideation_active" || cat == "plan_or_means" ||
+             cat == "recent_attempt") &&
+            any_in_clause(routines, clause)) {
+            cand.suppressed = "routine";
+            continue;
+        }
         if ((cat == "self_harm" || cat == "recent_attempt") &&
             any_in_clause(real_accidents, clause)) {
             cand.suppressed = "accident";
