@@ -43,6 +43,7 @@ enum class Kind {
     kAffirm,
     kSafetyQuestion,
     kRoutine,
+    kNotHistorical,
     kUnknown,
 };
 
@@ -65,6 +66,7 @@ Kind kind_of(std::string_view category) {
     if (category == "affirm") return Kind::kAffirm;
     if (category == "safety_question") return Kind::kSafetyQuestion;
     if (category == "routine") return Kind::kRoutine;
+    if (category == "not_historical") return Kind::kNotHistorical;
     return Kind::kUnknown;
 }
 
@@ -148,7 +150,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
         recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm,
-        safety_questions, routines;
+        safety_questions, routines, not_historical;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (impl_->kinds[m.entry]) {
@@ -200,6 +202,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
             case Kind::kRoutine:
                 routines.push_back(&m);
                 break;
+            case Kind::kNotHistorical:
+                not_historical.push_back(&m);
+                break;
             case Kind::kUnknown:
                 break;
         }
@@ -232,6 +237,13 @@ RailResult CrisisDetector::check(std::string_view message) const {
         return out;
     };
     const auto real_accidents = unnegated(accidents);
+    // A history cue inside a phrase that is not about the past ("where I used to work") is void.
+    std::erase_if(historical, [&](const PhraseLexicon::Match* h) {
+        for (const auto* n : not_historical) {
+            if (n->first <= h->first && h->last <= n->last) return true;
+        }
+        return false;
+    });
     recent = unnegated(recent);
     recent_sentence = unnegated(recent_sentence);
 
