@@ -44,6 +44,7 @@ enum class Kind {
     kSafetyQuestion,
     kRoutine,
     kNotHistorical,
+    kDeliberate,
     kUnknown,
 };
 
@@ -67,6 +68,7 @@ Kind kind_of(std::string_view category) {
     if (category == "safety_question") return Kind::kSafetyQuestion;
     if (category == "routine") return Kind::kRoutine;
     if (category == "not_historical") return Kind::kNotHistorical;
+    if (category == "deliberate") return Kind::kDeliberate;
     return Kind::kUnknown;
 }
 
@@ -150,7 +152,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
         recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm,
-        safety_questions, routines, not_historical;
+        safety_questions, routines, not_historical, deliberate;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (impl_->kinds[m.entry]) {
@@ -204,6 +206,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 break;
             case Kind::kNotHistorical:
                 not_historical.push_back(&m);
+                break;
+            case Kind::kDeliberate:
+                deliberate.push_back(&m);
                 break;
             case Kind::kUnknown:
                 break;
@@ -289,7 +294,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
             continue;
         }
         if ((cat == "self_harm" || cat == "recent_attempt") &&
-            any_in_clause(real_accidents, clause)) {
+            any_in_clause(real_accidents, clause) && !any_in_clause(deliberate, clause)) {
             cand.suppressed = "accident";
             continue;
         }
