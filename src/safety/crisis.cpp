@@ -336,6 +336,11 @@ RailResult CrisisDetector::check(std::string_view message) const {
             if (before || in_gap) cand.suppressed = "negated";
         }
         if (toks[m.first].minus) cand.suppressed = "negated";
+        // A dash as the value of a clinical field: "SI: -".
+        bool ends_sentence = m.last == toks.size() || sentence_of(m.last) != sentence;
+        if (ends_sentence && toks[m.last - 1].after == ':' && toks[m.last - 1].after_last == '-') {
+            cand.suppressed = "negated";
+        }
         if (!cand.suppressed) {
             // Clinical post-negation: "SI: denies", "SI/HI: neg", "suicidal ideation - none".
             uint32_t j = m.last, skipped = 0;

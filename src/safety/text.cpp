@@ -96,6 +96,7 @@ TokenizedText tokenize(std::string_view text, size_t max_bytes) {
         if (!out.tokens.empty()) {
             Token& prev = out.tokens.back();
             prev.after = first_punct;
+            prev.after_last = last_punct;
             bool clause_break =
                 in(kClauseWords, t.norm) ||
                 (in(kFirstPerson, t.norm) && (comma || prev.norm == "and" || prev.norm == "then" ||
@@ -120,6 +121,7 @@ TokenizedText tokenize(std::string_view text, size_t max_bytes) {
             char c = text[k];
             if (c == ' ' || c == '\t') continue;
             if (out.tokens.back().after == 0) out.tokens.back().after = c;
+            out.tokens.back().after_last = c;
             if (c == '?') out.question[sentence] = true;
         }
     }

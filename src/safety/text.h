@@ -23,9 +23,10 @@ struct Token {
     uint32_t begin = 0, end = 0;  // bytes [begin, end) of the text
     std::string norm;             // ASCII lower case, apostrophes dropped: "don't" -> "dont"
     std::string exact;            // original case, apostrophes dropped: "OD'd" -> "ODd"
-    char before = 0;     // the last non-space byte between the previous word and this one (0: none)
-    char after = 0;      // the first non-space byte between this word and the next (0: none)
-    bool minus = false;  // a '-' directly before the word, after a space or the start: "-SI"
+    char before = 0;  // the last non-space byte between the previous word and this one (0: none)
+    char after = 0;   // the first non-space byte between this word and the next (0: none)
+    char after_last = 0;  // the last non-space byte before the next word or the end ("SI: -")
+    bool minus = false;   // a '-' directly before the word, after a space or the start: "-SI"
     uint32_t sentence = 0;
     uint32_t clause = 0;  // clause numbers grow across the whole text, not per sentence
 };

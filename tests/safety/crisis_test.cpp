@@ -87,6 +87,9 @@ TEST(Crisis, ClinicalNegationAfterTheTerm) {
     EXPECT_TRUE(passes("SI/HI: neg"));
     EXPECT_TRUE(passes("-SI, -HI"));
     EXPECT_TRUE(passes("SI - none"));
+    EXPECT_TRUE(passes("SI: -"));
+    EXPECT_TRUE(passes("SI/HI/AVH: denies all"));
+    EXPECT_TRUE(fires("HI: yes, toward neighbor", "harm_to_others"));
     EXPECT_TRUE(fires("SI: yes, daily", "suicidal_ideation_active"));
 }
 
