@@ -45,6 +45,7 @@ enum class Kind {
     kRoutine,
     kNotHistorical,
     kDeliberate,
+    kHypothetical,
     kUnknown,
 };
 
@@ -69,6 +70,7 @@ Kind kind_of(std::string_view category) {
     if (category == "routine") return Kind::kRoutine;
     if (category == "not_historical") return Kind::kNotHistorical;
     if (category == "deliberate") return Kind::kDeliberate;
+    if (category == "hypothetical") return Kind::kHypothetical;
     return Kind::kUnknown;
 }
 
@@ -152,7 +154,7 @@ RailResult CrisisDetector::check(std::string_view message) const {
     std::vector<Candidate> risks;
     std::vector<const PhraseLexicon::Match*> negations, pseudo, post, historical, recent,
         recent_sentence, recent_adjacent, accidents, informational, idioms, jokes, asked, affirm,
-        safety_questions, routines, not_historical, deliberate;
+        safety_questions, routines, not_historical, deliberate, hypotheticals;
     for (const auto& m : matches) {
         const auto& e = entries[m.entry];
         switch (impl_->kinds[m.entry]) {
@@ -209,6 +211,9 @@ RailResult CrisisDetector::check(std::string_view message) const {
                 break;
             case Kind::kDeliberate:
                 deliberate.push_back(&m);
+                break;
+            case Kind::kHypothetical:
+                hypotheticals.push_back(&m);
                 break;
             case Kind::kUnknown:
                 break;
@@ -304,6 +309,10 @@ RailResult CrisisDetector::check(std::string_view message) const {
         }
         if (asked_before && !any_in_sentence(affirm, sentence)) {
             cand.suppressed = "asked";
+            continue;
+        }
+        if (cat != "harm_to_others" && cat != "abuse" && any_in_clause(hypotheticals, clause)) {
+            cand.suppressed = "hypothetical";
             continue;
         }
         if ((cat == "harm_to_others" || cat == "abuse") && any_in_sentence(jokes, sentence)) {

@@ -186,6 +186,11 @@ TEST(Crisis, QuestionsOthersAskedJokesAndDenialsAfterTheTerm) {
     // A denial after the term.
     EXPECT_TRUE(passes("Killing myself is not something I would ever do."));
     EXPECT_TRUE(passes("Suicide isn't an option for me."));
+    // Hypotheticals about oneself do not fire; conditional threats and plans do.
+    EXPECT_TRUE(passes("If I ever have thoughts of suicide, I'll call 988, I promise."));
+    EXPECT_TRUE(fires("If things don't get better by Friday, I'm going to kill myself.",
+                      "suicidal_ideation_active"));
+    EXPECT_TRUE(fires("If he comes near me again I'll kill him.", "harm_to_others"));
     // "wasn't an accident" is no accident.
     EXPECT_TRUE(fires("I overdosed on Friday and it wasn't an accident.", "recent_attempt"));
 }
