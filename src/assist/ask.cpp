@@ -65,6 +65,10 @@ std::string passage_block(const AskPassage& p) {
 }
 
 std::string no_passage_text(int64_t version) {
+    if (version == 0) {
+        return "The knowledge base is empty, so Ward gives no answer. Add documents with "
+               "`ward kb add` first.";
+    }
     return fmt::format(
         "The knowledge base (version {}) has no passage that matches this question, so Ward "
         "gives no answer. Rephrase the question or add the relevant guideline to the knowledge "
@@ -157,7 +161,6 @@ Result<AskAnswer> ask(std::string_view question, const knowledge::Store& store,
     if (found->hits.empty()) {
         out.text = no_passage_text(found->version);
         out.finish = "no_passages";
-        out.citations = knowledge::check_citations(out.text, {});
         return out;
     }
 

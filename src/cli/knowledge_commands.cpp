@@ -8,6 +8,12 @@
 //   ward kb search QUERY [-k N] [--version V] [--source S]... [--json]
 //   ward kb prune --keep-from V
 //   ward kb eval FILE --map id=FIELD --map text=FIELD [-k N] [--version V] [--json]
+//   ward kb embed -m ENCODER.gguf [--name NAME]
+// search and eval take --embed-model ENCODER.gguf [--name NAME] to fuse dense retrieval with
+// BM25 (the store must hold that model's vectors: `kb embed`, or a server configured with
+// knowledge.embedding_model = NAME). NAME defaults to the file's stem, which is also the model
+// name `ward serve -m FILE` gives it: vectors are stored under the name, so the server and the
+// CLI must use the same one.
 // Every subcommand takes --kb FILE (default <data dir>/knowledge.db, the data dir being
 // --data-dir, else $WARD_DATA_DIR, else ward-data: the same file `ward serve` reads, so a
 // running server answers from a new version at once).
@@ -25,6 +31,12 @@
 #include "knowledge/ingest.h"
 #include "knowledge/report.h"
 #include "knowledge/store.h"
+#ifdef WARD_PART_LLM
+#include "llm/local_backend.h"
+#endif
+#ifdef WARD_PART_ASSIST
+#include "assist/knowledge_embedding.h"
+#endif
 
 namespace ward::cli {
 namespace {
@@ -49,6 +61,9 @@ struct KbArgs {
     std::string query;
     int k = 5;
     bool json = false;
+    std::string embed_model;  // an encoder GGUF for dense retrieval
+    std::string embed_name;   // the name its vectors are stored under (default: file stem)
+    int threads = 0;
 };
 
 std::string kb_path(const KbArgs& a) {
@@ -162,6 +177,70 @@ std::string join(const std::vector<std::string>& items, size_t limit = 5) {
     if (items.size() > limit) out += fmt::format(" and {} more", items.size() - limit);
     return out;
 }
+
+#if defined(WARD_PART_LLM) && defined(WARD_PART_ASSIST)
+using EncoderPtr = std::unique_ptr<llm::LocalBackend>;
+
+std::string embed_name_of(const KbArgs& a) {
+    return a.embed_name.empty() ? std::filesystem::path(a.embed_model).stem().string()
+                                : a.embed_name;
+}
+
+Result<EncoderPtr> load_encoder(const KbArgs& a) {
+    llm::LocalBackendOptions o;
+    o.name = embed_name_of(a);
+    o.path = a.embed_model;
+    o.threads = a.threads;
+    WARD_ASSIGN_OR_RETURN(auto backend, llm::LocalBackend::create(o));
+    if (!backend->info().embedding) {
+        return invalid_argument("--embed-model {}: not an embedding model (architecture {})",
+                                a.embed_model, backend->info().description);
+    }
+    return backend;
+}
+
+// Sets the query's embedding when --embed-model is given.
+Status embed_query(const KbArgs& a, llm::Backend* encoder, knowledge::Query& q) {
+    if (encoder == nullptr) return ok_status();
+    llm::EmbeddingRequest er{encoder->info().name, {q.text}};
+    WARD_ASSIGN_OR_RETURN(llm::Embeddings e, encoder->embed(er));
+    if (e.vectors.size() != 1) return internal_error("kb: the encoder returned no vector");
+    q.embedding = std::move(e.vectors[0]);
+    q.embedding_model = embed_name_of(a);
+    return ok_status();
+}
+
+Status run_embed(const KbArgs& a) {
+    WARD_ASSIGN_OR_RETURN(auto store, open_store(a, false));
+    WARD_ASSIGN_OR_RETURN(auto encoder, load_encoder(a));
+    const std::string name = embed_name_of(a);
+    auto start = std::chrono::steady_clock::now();
+    size_t done = 0, shortened = 0;
+    while (true) {
+        WARD_ASSIGN_OR_RETURN(assist::EmbedStep step,
+                              assist::embed_pending_chunks(*store, *encoder, name, 64));
+        if (step.embedded == 0) break;
+        done += step.embedded;
+        shortened += step.shortened;
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf(
+        "embedded %zu chunks with %s in %.1f s (%zu cut to the encoder's context of %d "
+        "tokens)\n",
+        done, name.c_str(), seconds, shortened, encoder->info().context_length);
+    return ok_status();
+}
+#else
+struct NoEncoder {};
+using EncoderPtr = std::unique_ptr<NoEncoder>;
+Result<EncoderPtr> load_encoder(const KbArgs&) {
+    return failed_precondition("--embed-model: this build has no llm part");
+}
+Status embed_query(const KbArgs&, NoEncoder*, knowledge::Query&) {
+    return ok_status();
+}
+#endif
 
 Status run_add(const KbArgs& a) {
     auto start = std::chrono::steady_clock::now();
@@ -295,6 +374,10 @@ Status run_search(const KbArgs& a) {
     q.k = a.k;
     q.version = version_of(a);
     q.sources = a.sources;
+    if (!a.embed_model.empty()) {
+        WARD_ASSIGN_OR_RETURN(auto encoder, load_encoder(a));
+        WARD_TRY(embed_query(a, encoder.get(), q));
+    }
     WARD_ASSIGN_OR_RETURN(knowledge::SearchResult r, store->search(q));
     if (a.json) {
         for (const auto& h : r.hits) std::printf("%s\n", knowledge::hit_json(h).dump().c_str());
@@ -334,6 +417,11 @@ Status run_eval(const KbArgs& a) {
     WARD_ASSIGN_OR_RETURN(auto questions, knowledge::read_documents(a.paths[0], o));
     const std::vector<int> cutoffs = {1, 5, 10};
     const int k = std::max(a.k, 10);
+    EncoderPtr encoder;
+    if (!a.embed_model.empty()) {
+        WARD_ASSIGN_OR_RETURN(encoder, load_encoder(a));
+    }
+    std::string mode = "bm25";
     std::map<int, size_t> found;
     double reciprocal = 0;
     auto start = std::chrono::steady_clock::now();
@@ -342,7 +430,9 @@ Status run_eval(const KbArgs& a) {
         query.text = q.content;
         query.k = k;
         query.version = version_of(a);
+        WARD_TRY(embed_query(a, encoder.get(), query));
         WARD_ASSIGN_OR_RETURN(knowledge::SearchResult r, store->search(query));
+        mode = r.mode;
         for (const auto& h : r.hits) {
             if (h.doc_id != q.doc_id) continue;
             for (int c : cutoffs) {
@@ -356,6 +446,7 @@ Status run_eval(const KbArgs& a) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double n = static_cast<double>(std::max<size_t>(questions.size(), 1));
     json out = {{"questions", questions.size()},
+                {"mode", mode},
                 {"recall_at_1", static_cast<double>(found[1]) / n},
                 {"recall_at_5", static_cast<double>(found[5]) / n},
                 {"recall_at_10", static_cast<double>(found[10]) / n},
@@ -365,13 +456,19 @@ Status run_eval(const KbArgs& a) {
         std::printf("%s\n", out.dump().c_str());
     } else {
         std::printf(
-            "%zu questions: recall@1 %.3f  recall@5 %.3f  recall@10 %.3f  MRR@10 %.3f  "
+            "%zu questions (%s): recall@1 %.3f  recall@5 %.3f  recall@10 %.3f  MRR@10 %.3f  "
             "(%.2f ms per query)\n",
-            questions.size(), out["recall_at_1"].get<double>(), out["recall_at_5"].get<double>(),
-            out["recall_at_10"].get<double>(), out["mrr_at_10"].get<double>(),
-            out["ms_per_query"].get<double>());
+            questions.size(), mode.c_str(), out["recall_at_1"].get<double>(),
+            out["recall_at_5"].get<double>(), out["recall_at_10"].get<double>(),
+            out["mrr_at_10"].get<double>(), out["ms_per_query"].get<double>());
     }
     return ok_status();
+}
+
+void add_embed_options(CLI::App* sub, KbArgs& a) {
+    sub->add_option("--embed-model", a.embed_model,
+                    "Encoder GGUF: fuse dense retrieval with BM25 (vectors from `kb embed`)");
+    sub->add_option("--name", a.embed_name, "Name the vectors are stored under (default: stem)");
 }
 
 void add_store_options(CLI::App* sub, KbArgs& a) {
@@ -441,6 +538,7 @@ void register_knowledge_commands(CLI::App& app, Context& ctx) {
     search->add_flag(
         "--json", a->json,
         "One JSON object per line: rank, score, doc_id, source, title, chunk_id, text");
+    add_embed_options(search, *a);
     add_store_options(search, *a);
     set_action(search, ctx, [a] { return run_search(*a); });
 
@@ -459,8 +557,22 @@ void register_knowledge_commands(CLI::App& app, Context& ctx) {
     eval->add_option("--version", a->version, "Version (default: current)")
         ->check(CLI::PositiveNumber);
     eval->add_flag("--json", a->json, "One JSON object");
+    add_embed_options(eval, *a);
     add_store_options(eval, *a);
     set_action(eval, ctx, [a] { return run_eval(*a); });
+
+#if defined(WARD_PART_LLM) && defined(WARD_PART_ASSIST)
+    CLI::App* embed = kb->add_subcommand(
+        "embed", "Store vectors of every chunk that has none yet, with a local encoder");
+    embed->add_option("-m,--model", a->embed_model, "Encoder GGUF (architecture bert)")->required();
+    embed->add_option("--name", a->embed_name,
+                      "Name the vectors are stored under (default: the file stem; the server "
+                      "must use the same name as knowledge.embedding_model)");
+    embed->add_option("-t,--threads", a->threads, "Threads (0: all cores)")
+        ->check(CLI::Range(0, 1024));
+    add_store_options(embed, *a);
+    set_action(embed, ctx, [a] { return run_embed(*a); });
+#endif
 }
 
 }  // namespace ward::cli

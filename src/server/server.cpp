@@ -11,6 +11,7 @@
 #include <httplib.h>
 
 #include "assist/ask.h"
+#include "assist/knowledge_embedding.h"
 #include "assist/summary.h"
 #include "audit/audit.h"
 #include "common/civil_date.h"
@@ -1291,7 +1292,6 @@ Status Server::Impl::knowledge_search(const httplib::Request& req, httplib::Resp
 
 void Server::Impl::embed_loop() {
     const std::string model = embedder->info().name;
-    auto log = logger("server");
     auto wait = [&](std::chrono::seconds d) {
         std::unique_lock lock(embed_mu);
         embed_cv.wait_for(lock, d, [&] { return embed_stop; });
@@ -1302,35 +1302,16 @@ void Server::Impl::embed_loop() {
             std::lock_guard lock(embed_mu);
             if (embed_stop) return;
         }
-        auto pending = knowledge->pending_embeddings(model, kEmbedBatch);
-        if (!pending.ok()) {
-            log->warn("knowledge: listing chunks to embed failed: {}", pending.status().message());
+        auto step = assist::embed_pending_chunks(*knowledge, *embedder, model, kEmbedBatch);
+        if (!step.ok()) {
+            // Counts and codes only: the message may quote no chunk text, but stay safe.
+            logger("server")->warn("knowledge: embedding with {} failed ({}); retrying in 30 s",
+                                   model, status_code_name(step.status().code()));
+            metrics.count_event("knowledge_embedding_failed");
             if (!wait(std::chrono::seconds(30))) return;
             continue;
         }
-        if (pending->empty()) {
-            if (!wait(std::chrono::seconds(2))) return;
-            continue;
-        }
-        llm::EmbeddingRequest er;
-        er.model = model;
-        for (const auto& p : *pending) er.inputs.push_back(p.text);
-        auto e = embedder->embed(er);
-        if (!e.ok() || e->vectors.size() != pending->size()) {
-            log->warn("knowledge: embedding {} chunks with {} failed: {}", pending->size(), model,
-                      e.ok() ? std::string("wrong number of vectors") : e.status().message());
-            if (!wait(std::chrono::seconds(30))) return;
-            continue;
-        }
-        std::vector<std::pair<int64_t, std::vector<float>>> vectors;
-        for (size_t i = 0; i < pending->size(); ++i) {
-            vectors.emplace_back((*pending)[i].chunk_id, std::move(e->vectors[i]));
-        }
-        Status put = knowledge->put_embeddings(model, vectors);
-        if (!put.ok()) {
-            log->warn("knowledge: storing {} embeddings failed: {}", vectors.size(), put.message());
-            if (!wait(std::chrono::seconds(30))) return;
-        }
+        if (step->embedded == 0 && !wait(std::chrono::seconds(2))) return;
     }
 }
 
