@@ -277,15 +277,6 @@ RailResult CrisisDetector::check(std::string_view message) const {
     for (auto& cand : risks) {
         const auto& m = *cand.match;
         const std::string& cat = cand.entry->category;
-        // A match inside a longer one ("SI" in "passive SI", in "SI w/ plan") gives way to it.
-        for (const auto& other : risks) {
-            const auto& o = *other.match;
-            if (&o != &m && o.first <= m.first && m.last <= o.last &&
-                (o.last - o.first) > (m.last - m.first)) {
-                cand.suppressed = "contained";
-            }
-        }
-        if (cand.suppressed) continue;
         const uint32_t clause = clause_of(m.first);
         const uint32_t sentence = sentence_of(m.first);
         for (const auto* idiom : idioms) {
@@ -378,6 +369,20 @@ RailResult CrisisDetector::check(std::string_view message) const {
         if (any_in_clause(historical, clause) && !any_in_clause(recent, clause) &&
             !any_in_sentence(recent_sentence, sentence) && !recent_right_before) {
             cand.suppressed = "historical";
+        }
+    }
+
+    // A firing match inside a longer firing one ("SI" in "passive SI", in "SI w/ plan") gives way
+    // to it. Only a firing container counts: a negated long match must not hide a short one.
+    for (auto& cand : risks) {
+        if (cand.suppressed) continue;
+        const auto& m = *cand.match;
+        for (const auto& other : risks) {
+            const auto& o = *other.match;
+            if (&other != &cand && !other.suppressed && o.first <= m.first && m.last <= o.last &&
+                (o.last - o.first) > (m.last - m.first)) {
+                cand.suppressed = "contained";
+            }
         }
     }
 
