@@ -5,7 +5,7 @@
 // and its tamper detection, and that the logs hold no PHI or generated text.
 //
 // Usage: node server_test.mjs WARD_BINARY SHARED_DATA WORK_DIR
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -13,6 +13,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import OpenAI from 'openai';
+import { makeRunner, makeWard, makeClient, expectError } from './harness.mjs';
 
 const [ward, shared, work] = process.argv.slice(2);
 if (!ward || !shared || !work) {
@@ -23,64 +24,8 @@ const modelFile = path.join(shared, 'models', 'stories260K.gguf');
 fs.rmSync(work, { recursive: true, force: true });
 fs.mkdirSync(work, { recursive: true });
 
-// ---- a tiny test runner ------------------------------------------------------------------
-const results = [];
-async function test(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push([name, true]);
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-  }
-}
-
-// ---- processes -----------------------------------------------------------------------------
-const children = [];
-function wardSync(args, env = {}) {
-  const r = spawnSync(ward, args, { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function startServe(args, logFile, env = {}, globalArgs = []) {
-  return new Promise((resolve, reject) => {
-    const log = fs.openSync(logFile, 'w');
-    const proc = spawn(ward, [...globalArgs, '--log-format', 'json', '--log-level', 'debug', 'serve', '--port', '0', ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', log],
-    });
-    children.push(proc);
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`ward serve did not start: ${out}`)), 60000);
-    proc.stdout.on('data', (d) => {
-      out += d.toString();
-      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
-      if (m && !proc.url) {
-        proc.url = m[1];
-        proc.stdoutText = () => out;
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-    proc.on('exit', (code) => {
-      proc.exitCode_ = code;
-      if (!proc.url) reject(new Error(`ward serve exited ${code}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`));
-    });
-  });
-}
-
-function waitExit(proc, ms) {
-  return new Promise((resolve) => {
-    if (proc.exitCode_ !== undefined) return resolve(proc.exitCode_);
-    const timer = setTimeout(() => resolve('timeout'), ms);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
+const { test, summary } = makeRunner();
+const { wardSync, startServe, waitExit, killAll } = makeWard(ward);
 
 // ---- an echo upstream: streams the last user message back, records what it was sent -------
 const echoSeen = [];
@@ -179,25 +124,7 @@ const base = server.url;
 console.log(`main server ${base}, upstream ${upstream.url}, echo 127.0.0.1:${echoPort}`);
 
 // ---- helpers -------------------------------------------------------------------------------
-async function call(method, route, { key: k, body, raw, headers = {} } = {}) {
-  const h = { ...headers };
-  if (k) h.Authorization = `Bearer ${k}`;
-  if (body !== undefined) h['Content-Type'] = h['Content-Type'] || 'application/json';
-  const res = await fetch(base + route, { method, headers: h, body: raw !== undefined ? raw : body !== undefined ? JSON.stringify(body) : undefined });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, headers: res.headers, text, json };
-}
-function expectError(resp, status, paramOrNull) {
-  assert.equal(resp.status, status, resp.text);
-  assert.ok(resp.json && resp.json.error, `JSON error body expected: ${resp.text}`);
-  assert.equal(typeof resp.json.error.message, 'string');
-  assert.ok(resp.json.error.message.length > 0);
-  if (paramOrNull !== undefined) assert.equal(resp.json.error.param, paramOrNull, resp.text);
-}
+const call = makeClient(base);
 const client = (k, url = base) => new OpenAI({ apiKey: k, baseURL: `${url}/v1`, maxRetries: 0, timeout: 120000 });
 const PHI_NOTE = 'Patient John Smith (MRN 4455667) was seen on 03/14/2021 at Boston General Hospital. Call 617-555-0199.';
 const generated = [];
@@ -555,8 +482,6 @@ await test('logs hold no PHI, prompts or completions', async () => {
 // ---- end -----------------------------------------------------------------------------------
 upstream.kill('SIGTERM');
 assert.equal(await waitExit(upstream, 30000), 0);
-for (const c of children) if (c.exitCode_ === undefined) c.kill('SIGKILL');
+killAll();
 echo.close();
-const failed = results.filter(([, ok]) => !ok);
-console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
-process.exit(failed.length ? 1 : 0);
+process.exit(summary() ? 1 : 0);
