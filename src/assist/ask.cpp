@@ -169,17 +169,8 @@ Result<AskAnswer> ask(std::string_view question, const knowledge::Store& store,
     size_t fixed = count(instructions) + count(kPassagesOpen) + count(kQuestionOpen) +
                    count(question) + count(kQuestionClose) + kTemplateReserve +
                    static_cast<size_t>(options.max_tokens);
-    size_t available = kDefaultBudget;
-    if (info.context_length > 0) {
-        auto window = static_cast<size_t>(info.context_length);
-        if (fixed >= window) {
-            return resource_exhausted(
-                "ask: model \"{}\" has a context of {} tokens, which cannot hold the "
-                "instructions, the question and {} tokens of answer ({} tokens)",
-                info.name, window, options.max_tokens, fixed);
-        }
-        available = window - fixed;
-    }
+    WARD_ASSIGN_OR_RETURN(size_t available, tokens_left(info, fixed, options.max_tokens, "ask",
+                                                        "the instructions, the question"));
     std::string patient_text;
     if (options.patient != nullptr) {
         interop::ContextOptions copts;

@@ -195,6 +195,19 @@ std::string latest_record_date(const interop::PatientRecord& r) {
     return best_text;
 }
 
+Result<size_t> tokens_left(const llm::ModelInfo& model, size_t fixed, int max_tokens,
+                           std::string_view task, std::string_view what) {
+    if (model.context_length <= 0) return kDefaultBudget;
+    auto window = static_cast<size_t>(model.context_length);
+    if (fixed >= window) {
+        return resource_exhausted(
+            "{}: model \"{}\" has a context of {} tokens, which cannot hold {} and {} tokens of "
+            "answer ({} tokens)",
+            task, model.name, window, what, max_tokens, fixed);
+    }
+    return window - fixed;
+}
+
 Result<Summary> summarize(const interop::PatientRecord& record, llm::Backend& backend,
                           const SummaryOptions& options, const llm::PieceCallback& on_piece) {
     if (options.model.empty()) return invalid_argument("summary: no model named");
@@ -208,21 +221,11 @@ Result<Summary> summarize(const interop::PatientRecord& record, llm::Backend& ba
     auto count = [&backend](std::string_view text) { return backend.count_tokens(text); };
     size_t budget = options.token_budget;
     if (budget == 0) {
-        if (info.context_length <= 0) {
-            budget = kDefaultBudget;
-        } else {
-            size_t fixed = count(summary_instructions(options.profile)) + count(kUserPreamble) +
-                           count(kUserClosing) + kTemplateReserve +
-                           static_cast<size_t>(options.max_tokens);
-            auto window = static_cast<size_t>(info.context_length);
-            if (fixed >= window) {
-                return resource_exhausted(
-                    "summary: model \"{}\" has a context of {} tokens, which cannot hold the "
-                    "instructions and {} tokens of answer ({} tokens)",
-                    info.name, window, options.max_tokens, fixed);
-            }
-            budget = window - fixed;
-        }
+        size_t fixed = count(summary_instructions(options.profile)) + count(kUserPreamble) +
+                       count(kUserClosing) + kTemplateReserve +
+                       static_cast<size_t>(options.max_tokens);
+        WARD_ASSIGN_OR_RETURN(
+            budget, tokens_left(info, fixed, options.max_tokens, "summary", "the instructions"));
     }
 
     interop::ContextOptions copts;

@@ -59,6 +59,13 @@ inline constexpr size_t kDefaultBudget = 1500;
 inline constexpr size_t kTemplateReserve = 64;
 inline constexpr int kMaxBudgetRetries = 3;
 
+// Tokens left in the model's window after `fixed` tokens (instructions, fixed text, the
+// template reserve and max_tokens); kDefaultBudget when the window is unknown (remote models).
+// Errors: kResourceExhausted "<task>: model "X" has a context of N tokens, which cannot hold
+// <what> and K tokens of answer (F tokens)".
+Result<size_t> tokens_left(const llm::ModelInfo& model, size_t fixed, int max_tokens,
+                           std::string_view task, std::string_view what);
+
 // Counts of what the record holds as of the reference date (not only what fitted the context):
 // the card's one-line summary uses them.
 struct RecordCounts {
