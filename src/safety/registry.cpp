@@ -1,6 +1,7 @@
 #include "safety/registry.h"
 
 #include "safety/crisis.h"
+#include "safety/dose.h"
 
 namespace ward::safety {
 namespace {
@@ -15,12 +16,21 @@ Result<std::unique_ptr<Rail>> make_crisis() {
     return std::unique_ptr<Rail>(std::make_unique<CrisisDetector>(std::move(d)));
 }
 
+Result<std::unique_ptr<Rail>> make_dose() {
+    WARD_ASSIGN_OR_RETURN(DoseChecker d, DoseChecker::create({}));
+    return std::unique_ptr<Rail>(std::make_unique<DoseChecker>(std::move(d)));
+}
+
 const std::vector<Registration>& registrations() {
     static const std::vector<Registration> table = {
         {{"crisis",
           "suicidal or self-harm intent, plans and means, recent attempts, harm to others, "
           "abuse"},
          &make_crisis},
+        {{"dose",
+          "doses above the label maximum (daily, single, per kg) and mg/mcg mix-ups for common "
+          "drugs"},
+         &make_dose},
     };
     return table;
 }
