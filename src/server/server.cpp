@@ -26,6 +26,7 @@
 #include "knowledge/report.h"
 #include "knowledge/store.h"
 #include "llm/registry.h"
+#include "safety/review.h"
 #include "server/cds_hooks.h"
 #include "server/json_body.h"
 #include "server/jwt.h"
@@ -228,6 +229,7 @@ struct Server::Impl {
     CdsServiceConfig cds;
     std::unique_ptr<interop::MllpServer> mllp;
     std::shared_ptr<knowledge::Store> knowledge;
+    std::unique_ptr<safety::ReviewQueue> reviews;
     llm::Backend* embedder = nullptr;  // knowledge.embedding_model, or null
 
     // Embeds knowledge chunks that have no vector of the embedding model yet, so that a
@@ -288,6 +290,14 @@ struct Server::Impl {
     Status embeddings(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status knowledge_info(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status knowledge_search(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status list_reviews(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status export_reviews(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status get_review(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    Status decide_review(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    // Queues an output for human review when it was flagged or its task is configured for
+    // review; returns the "review" member of the response (null when not queued).
+    json queue_review(Call& call, std::string_view task, const std::vector<std::string>& flags,
+                      const std::string& input, const std::string& output);
     // The "knowledge_version" field: 0 or absent for the current version, else one that can
     // still be queried.
     Result<std::optional<int64_t>> requested_version(const json& body);
@@ -329,6 +339,14 @@ const std::vector<Server::Impl::Route>& Server::Impl::routes() {
         {"GET", "/v1/knowledge", "/v1/knowledge", kAnyRole, false, true, &Impl::knowledge_info},
         {"POST", "/v1/knowledge/search", "/v1/knowledge/search", kAnyRole, false, true,
          &Impl::knowledge_search},
+        // Human review of flagged outputs (they hold PHI: clinicians only).
+        {"GET", "/v1/reviews", "/v1/reviews", kClinician, false, true, &Impl::list_reviews},
+        {"GET", "/v1/reviews/export", "/v1/reviews/export", kClinician, false, true,
+         &Impl::export_reviews},
+        {"GET", R"(/v1/reviews/(rv_[0-9a-f]+))", "/v1/reviews/{id}", kClinician, false, true,
+         &Impl::get_review},
+        {"POST", R"(/v1/reviews/(rv_[0-9a-f]+))", "/v1/reviews/{id}", kClinician, false, true,
+         &Impl::decide_review},
         // De-identification.
         {"POST", "/v1/deid", "/v1/deid", kAnyRole, false, true, &Impl::deidentify},
         // Patients.
@@ -1130,6 +1148,11 @@ Status Server::Impl::ask(const httplib::Request& req, httplib::Response& res,
     }
     if (answer->finish == "no_passages") call->record.safety_flags.push_back("no_passages");
     json out = assist::answer_json(*answer, /*include_passage_text=*/false);
+    std::vector<std::string> review_flags;
+    for (const std::string& f : call->record.safety_flags) {
+        if (f.starts_with("citation_")) review_flags.push_back(f);
+    }
+    out["review"] = queue_review(*call, "ask", review_flags, question, answer->text);
     out["id"] = "ask-" + call->request_id;
     out["object"] = "ward.answer";
     out["created"] = unix_now();
@@ -1313,6 +1336,148 @@ void Server::Impl::embed_loop() {
         }
         if (step->embedded == 0 && !wait(std::chrono::seconds(2))) return;
     }
+}
+
+// ---- Human review ------------------------------------------------------------------------
+
+json Server::Impl::queue_review(Call& call, std::string_view task,
+                                const std::vector<std::string>& flags, const std::string& input,
+                                const std::string& output) {
+    const bool configured = std::find(settings.review_tasks.begin(), settings.review_tasks.end(),
+                                      task) != settings.review_tasks.end();
+    if (flags.empty() && !configured) return nullptr;
+    safety::ReviewItem item;
+    item.task = std::string(task);
+    item.route = call.route;
+    item.request_id = call.request_id;
+    item.principal_id = call.principal ? call.principal->id : "";
+    item.patient_key_hash = call.record.patient_key_hash;
+    item.model = call.record.model;
+    item.knowledge_version = call.record.knowledge_version;
+    item.flags = flags;
+    if (flags.empty()) item.flags.push_back("task_review");
+    item.input = input;
+    item.output = output;
+    auto queued = reviews->enqueue(std::move(item));
+    if (!queued.ok()) {
+        // The answer still goes out; the failure is loud (and the audit record says so).
+        logger("server")->error("review queue: enqueue for request {} failed: {}", call.request_id,
+                                queued.status().message());
+        metrics.count_event("review_enqueue_failed");
+        call.record.safety_flags.push_back("review_enqueue_failed");
+        return json{{"id", nullptr}, {"status", "not_queued"}};
+    }
+    call.record.safety_flags.push_back("review_queued");
+    return json{{"id", queued->id}, {"status", "pending"}};
+}
+
+namespace {
+
+json review_json(const safety::ReviewItem& it, bool with_text) {
+    json j = {{"id", it.id},
+              {"created", it.created},
+              {"task", it.task},
+              {"route", it.route},
+              {"request_id", it.request_id},
+              {"principal_id", it.principal_id},
+              {"patient_key_hash", it.patient_key_hash},
+              {"model", it.model},
+              {"knowledge_version", it.knowledge_version},
+              {"flags", it.flags},
+              {"status", safety::review_status_name(it.status)},
+              {"reviewer", it.reviewer.empty() ? json(nullptr) : json(it.reviewer)},
+              {"decided", it.decided.empty() ? json(nullptr) : json(it.decided)},
+              {"reason", it.reason.empty() ? json(nullptr) : json(it.reason)}};
+    if (with_text) {
+        j["input"] = it.input;
+        j["output"] = it.output;
+        j["edited_output"] = it.edited_output ? json(*it.edited_output) : json(nullptr);
+    }
+    return j;
+}
+
+}  // namespace
+
+Status Server::Impl::list_reviews(const httplib::Request& req, httplib::Response& res,
+                                  std::shared_ptr<Call>) {
+    std::optional<safety::ReviewStatus> status = safety::ReviewStatus::kPending;
+    if (req.has_param("status")) {
+        std::string name = req.get_param_value("status");
+        if (name == "all") {
+            status.reset();
+        } else {
+            auto parsed = safety::parse_review_status(name);
+            if (!parsed.ok())
+                return invalid_argument("status: {} (or \"all\")", parsed.status().message());
+            status = *parsed;
+        }
+    }
+    int limit = 50;
+    if (req.has_param("limit")) {
+        std::string text = req.get_param_value("limit");
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+        if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 1000) {
+            return invalid_argument("limit: expected an integer in [1, 1000], got \"{}\"", text);
+        }
+    }
+    WARD_ASSIGN_OR_RETURN(auto items, reviews->list(status, limit, /*with_text=*/false));
+    json data = json::array();
+    for (const auto& it : items) data.push_back(review_json(it, false));
+    WARD_ASSIGN_OR_RETURN(int64_t pending, reviews->pending());
+    reply_json(res, 200, json{{"object", "list"}, {"data", std::move(data)}, {"pending", pending}});
+    return ok_status();
+}
+
+Status Server::Impl::export_reviews(const httplib::Request&, httplib::Response& res,
+                                    std::shared_ptr<Call>) {
+    std::string out;
+    for (auto status : {safety::ReviewStatus::kApproved, safety::ReviewStatus::kEdited,
+                        safety::ReviewStatus::kRejected}) {
+        WARD_ASSIGN_OR_RETURN(auto items, reviews->list(status, 1000, /*with_text=*/true));
+        for (const auto& it : items) out += safety::feedback_json(it) + "\n";
+    }
+    res.status = 200;
+    res.set_content(out, "application/x-ndjson");
+    return ok_status();
+}
+
+Status Server::Impl::get_review(const httplib::Request& req, httplib::Response& res,
+                                std::shared_ptr<Call>) {
+    WARD_ASSIGN_OR_RETURN(safety::ReviewItem item, reviews->get(req.matches[1].str()));
+    reply_json(res, 200, review_json(item, true));
+    return ok_status();
+}
+
+Status Server::Impl::decide_review(const httplib::Request& req, httplib::Response& res,
+                                   std::shared_ptr<Call> call) {
+    WARD_ASSIGN_OR_RETURN(json body, parse_json_body(req.body));
+    if (!body.is_object()) return invalid_argument("body: expected a JSON object");
+    WARD_ASSIGN_OR_RETURN(std::string decision, body_string(body, "decision", ""));
+    safety::ReviewDecision d;
+    if (decision == "approve") {
+        d.status = safety::ReviewStatus::kApproved;
+    } else if (decision == "edit") {
+        d.status = safety::ReviewStatus::kEdited;
+    } else if (decision == "reject") {
+        d.status = safety::ReviewStatus::kRejected;
+    } else {
+        return invalid_argument("decision: expected \"approve\", \"edit\" or \"reject\"");
+    }
+    WARD_ASSIGN_OR_RETURN(d.reason, body_string(body, "reason", ""));
+    if (body.contains("text") && !body["text"].is_null()) {
+        WARD_ASSIGN_OR_RETURN(std::string text, body_string(body, "text", ""));
+        d.edited_output = std::move(text);
+    }
+    d.reviewer = call->principal->id;
+    WARD_ASSIGN_OR_RETURN(safety::ReviewItem item, reviews->decide(req.matches[1].str(), d));
+    call->record.patient_key_hash = item.patient_key_hash;
+    call->record.model = item.model;
+    call->record.knowledge_version = item.knowledge_version;
+    call->record.output_sha256 = sha256_of(item.edited_output ? *item.edited_output : item.output);
+    call->record.safety_flags.push_back(
+        fmt::format("review_{}", safety::review_status_name(item.status)));
+    reply_json(res, 200, review_json(item, false));
+    return ok_status();
 }
 
 // ---- CDS Hooks ---------------------------------------------------------------------------
@@ -1510,6 +1675,8 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, ServerSetti
         }
         impl->knowledge = std::move(*store);
     }
+    WARD_ASSIGN_OR_RETURN(impl->reviews,
+                          safety::ReviewQueue::open(settings.path("reviews.db"), impl->secret));
     if (!settings.embedding_model.empty()) {
         impl->embedder = impl->registry->find(settings.embedding_model);
         if (impl->embedder == nullptr) {

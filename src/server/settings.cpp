@@ -69,6 +69,9 @@ ConfigSchema config_schema() {
     opt_str("knowledge.embedding_model",
             "A model of models.* that produces embeddings: the server embeds new knowledge "
             "chunks with it in the background and fuses dense with BM25 retrieval");
+    s.add(key("review.tasks", ConfigType::kStringList,
+              "Tasks whose every output enters the human review queue (flagged outputs always "
+              "do): ask"));
     llm::add_llm_config_keys(s);
     return s;
 }
@@ -124,6 +127,17 @@ Result<ServerSettings> read_settings(const Config& c) {
     if (auto p = c.find_string("knowledge.path")) s.knowledge_path = *p;
     s.knowledge_k = static_cast<int>(c.get_int("knowledge.k"));
     if (auto m = c.find_string("knowledge.embedding_model")) s.embedding_model = *m;
+    if (c.has("review.tasks")) {
+        for (const std::string& task : c.get_strings("review.tasks")) {
+            if (task != "ask") {
+                return invalid_argument(
+                    "config: review.tasks: \"{}\" is not a task that can be "
+                    "reviewed (ask)",
+                    task);
+            }
+            s.review_tasks.push_back(task);
+        }
+    }
     return s;
 }
 

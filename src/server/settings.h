@@ -45,6 +45,7 @@ struct ServerSettings {
     std::string knowledge_path;   // the knowledge store; empty: data_dir/knowledge.db
     int knowledge_k = 5;          // passages per grounded answer
     std::string embedding_model;  // registry name of the embedding model; empty: BM25 only
+    std::vector<std::string> review_tasks;  // tasks whose every output is queued for review
 
     std::string path(const std::string& file) const { return data_dir + "/" + file; }
 };

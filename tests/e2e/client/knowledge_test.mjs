@@ -190,6 +190,40 @@ await test('POST /v1/ask resolves citations to passages and flags an invented on
   assert.match(user, /Question: What aspirin dose for a suspected MI\?/);
 });
 
+await test('a flagged answer waits in the review queue for a clinician', async () => {
+  const a = await call('POST', '/v1/ask', { key: clinician, body: { question: 'aspirin dose for suspected MI', model: 'scripted' } });
+  assert.equal(a.status, 200, a.text);
+  assert.equal(a.json.review.status, 'pending');
+  const id = a.json.review.id;
+  assert.match(id, /^rv_[0-9a-f]{16}$/);
+  const list = await call('GET', '/v1/reviews', { key: clinician });
+  assert.equal(list.status, 200, list.text);
+  const mine = list.json.data.find((r) => r.id === id);
+  assert.ok(mine, list.text);
+  assert.deepEqual(mine.flags, ['citation_missing_passage']);
+  assert.equal(mine.knowledge_version, '1');
+  assert.ok(!('output' in mine), 'the list carries no text');
+  const one = await call('GET', `/v1/reviews/${id}`, { key: clinician });
+  assert.equal(one.status, 200, one.text);
+  assert.equal(one.json.input, 'aspirin dose for suspected MI');
+  assert.match(one.json.output, /\[9\]/);
+  expectError(await call('GET', '/v1/reviews', { key: keys.researcher }), 403);
+  expectError(await call('POST', `/v1/reviews/${id}`, { key: clinician, body: { decision: 'reject' } }), 400, 'reason');
+  expectError(await call('POST', `/v1/reviews/${id}`, { key: clinician, body: { decision: 'maybe' } }), 400, 'decision');
+  const edited = await call('POST', `/v1/reviews/${id}`, { key: clinician, body: { decision: 'edit', reason: 'passage 9 does not exist', text: 'Give aspirin 162 to 325 mg chewed [1].' } });
+  assert.equal(edited.status, 200, edited.text);
+  assert.equal(edited.json.status, 'edited');
+  expectError(await call('POST', `/v1/reviews/${id}`, { key: clinician, body: { decision: 'approve' } }), 409);
+  expectError(await call('GET', '/v1/reviews/rv_0000000000000000', { key: clinician }), 404);
+  const ex = await call('GET', '/v1/reviews/export', { key: clinician });
+  assert.equal(ex.status, 200, ex.text);
+  const rows = ex.text.trim().split('\n').map((l) => JSON.parse(l));
+  const row = rows.find((r) => r.id === id);
+  assert.equal(row.status, 'edited');
+  assert.equal(row.edited_output, 'Give aspirin 162 to 325 mg chewed [1].');
+  assert.equal(row.reason, 'passage 9 does not exist');
+});
+
 await test('POST /v1/ask with the local model', async () => {
   const a = await call('POST', '/v1/ask', { key: clinician, body: { question: 'lithium level timing', max_tokens: 24 } });
   assert.equal(a.status, 200, a.text);
@@ -308,9 +342,13 @@ await test('the audit trail records the knowledge version of every answer', asyn
   assert.ok(asks.every((rec) => /^\d+$/.test(rec.knowledge_version)), JSON.stringify(asks.map((x) => x.knowledge_version)));
   assert.ok(asks.some((rec) => rec.safety_flags.includes('citation_missing_passage')));
   assert.ok(asks.some((rec) => rec.safety_flags.includes('no_passages')));
+  assert.ok(asks.some((rec) => rec.safety_flags.includes('review_queued')));
+  const decided = q.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((rec) => rec.route === 'POST /v1/reviews/{id}' && rec.http_status === 200);
+  assert.equal(decided.length, 1);
+  assert.ok(decided[0].safety_flags.includes('review_edited'));
 });
 
-await test('logs hold no question or passage text', async () => {
+await test('logs hold no question, passage or review text', async () => {
   const text = fs.readFileSync(log, 'utf8');
   assert.ok(text.length > 200);
   for (const probe of ['aspirin', 'vitamin K', 'lithium level', 'myocardial']) {
