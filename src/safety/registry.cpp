@@ -2,6 +2,9 @@
 
 #include "safety/crisis.h"
 #include "safety/dose.h"
+#include "safety/injection.h"
+#include "safety/phi_leak.h"
+#include "safety/scope.h"
 
 namespace ward::safety {
 namespace {
@@ -14,6 +17,23 @@ struct Registration {
 Result<std::unique_ptr<Rail>> make_crisis() {
     WARD_ASSIGN_OR_RETURN(CrisisDetector d, CrisisDetector::create({}));
     return std::unique_ptr<Rail>(std::make_unique<CrisisDetector>(std::move(d)));
+}
+
+Result<std::unique_ptr<Rail>> make_injection() {
+    WARD_ASSIGN_OR_RETURN(InjectionDetector d, InjectionDetector::create({}));
+    return std::unique_ptr<Rail>(std::make_unique<InjectionDetector>(std::move(d)));
+}
+
+Result<std::unique_ptr<Rail>> make_phi_leak() {
+    WARD_ASSIGN_OR_RETURN(PhiLeakRail r, PhiLeakRail::create({}));
+    return std::unique_ptr<Rail>(std::make_unique<PhiLeakRail>(std::move(r)));
+}
+
+// Without a task, the scope rail applies the patient-education policy, the strictest built-in.
+Result<std::unique_ptr<Rail>> make_scope() {
+    WARD_ASSIGN_OR_RETURN(ScopePolicy policy, default_scope_policy("patient-education"));
+    WARD_ASSIGN_OR_RETURN(ScopeRail r, ScopeRail::create(policy));
+    return std::unique_ptr<Rail>(std::make_unique<ScopeRail>(std::move(r)));
 }
 
 Result<std::unique_ptr<Rail>> make_dose() {
@@ -31,6 +51,13 @@ const std::vector<Registration>& registrations() {
           "doses above the label maximum (daily, single, per kg) and mg/mcg mix-ups for common "
           "drugs"},
          &make_dose},
+        {{"injection",
+          "instructions aimed at the assistant inside notes, documents and retrieved passages"},
+         &make_injection},
+        {{"phi-leak", "identifiers (the deid detector) in an output meant for de-identified roles"},
+         &make_phi_leak},
+        {{"scope", "requests outside a task's purpose (default: the patient-education policy)"},
+         &make_scope},
     };
     return table;
 }
