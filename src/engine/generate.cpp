@@ -1,6 +1,9 @@
 #include "engine/generate.h"
 
 #include <algorithm>
+#include <optional>
+
+#include "engine/grammar.h"
 
 namespace ward::engine {
 
@@ -105,6 +108,15 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
         return invalid_argument("generate: the prompt is empty (start with at least BOS)");
     }
 
+    std::optional<GrammarMatcher> matcher;
+    if (options.grammar) {
+        if (options.ignore_eos) {
+            return invalid_argument("generate: ignore_eos cannot be combined with a grammar");
+        }
+        matcher.emplace(options.grammar,
+                        options.token_trie ? options.token_trie : TokenTrie::build(tok));
+    }
+
     auto t0 = Clock::now();
     std::span<const float> logits;
     WARD_ASSIGN_OR_RETURN(logits, session.eval(prompt));
@@ -115,7 +127,14 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
     const bool from_bos = prompt.size() == 1 && prompt[0] == tok.bos();
     TokenStream stream(tok, options, from_bos);
     for (;;) {
-        Sampled s = sampler.sample(logits, session.history());
+        Sampled s;
+        if (matcher) {
+            WARD_ASSIGN_OR_RETURN(s,
+                                  sample_constrained(sampler, *matcher, logits, session.history()));
+            WARD_TRY(matcher->accept(s.id));
+        } else {
+            s = sampler.sample(logits, session.history());
+        }
         // The context is full: this token can be shown but never evaluated.
         const bool last = session.n_past() >= session.n_ctx();
         StreamStep step = stream.push(s, last);

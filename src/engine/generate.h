@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,11 +29,20 @@ namespace ward::engine {
 enum class FinishReason { kStop, kLength, kCancelled };
 std::string_view finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled"
 
+struct Grammar;
+class TokenTrie;
+
 struct GenerateOptions {
     int max_tokens = 256;  // generated tokens at most; <= 0: until the context is full
     SamplingParams sampling;
     std::vector<std::string> stop;  // stop strings (not included in the output)
     bool ignore_eos = false;
+    // Constrained decoding (grammar.h): only tokens the grammar allows are sampled, and the
+    // generation ends (kStop) once the value is complete. Running out of max_tokens or context
+    // first ends it as kLength with an incomplete value: the caller must treat kLength as "not
+    // valid". Not with ignore_eos. token_trie: the model's, built when null (costly: share it).
+    std::shared_ptr<const Grammar> grammar;
+    std::shared_ptr<const TokenTrie> token_trie;
 };
 
 struct GenerateResult {
@@ -97,7 +107,8 @@ class TokenStream {
 using TokenCallback = std::function<bool(std::string_view piece, const Sampled& token)>;
 
 // Evaluates `prompt` (appended to whatever the session holds) and generates. Errors: those of
-// Session::eval (a prompt that does not fit the context is kResourceExhausted).
+// Session::eval (a prompt that does not fit the context is kResourceExhausted); with a grammar,
+// kInvalidArgument for ignore_eos, kFailedPrecondition when no token can continue the value.
 Result<GenerateResult> generate(Session& session, std::span<const int32_t> prompt,
                                 const GenerateOptions& options, const TokenCallback& on_token = {});
 

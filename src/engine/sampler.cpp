@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <unordered_map>
+
+#include "common/status.h"
 
 namespace ward::engine {
 
@@ -13,7 +16,8 @@ double Sampler::uniform() {
     return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
 }
 
-Sampled Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+Sampled Sampler::sample(std::span<const float> logits, std::span<const int32_t> history,
+                        std::span<const uint8_t> allowed) {
     const int n = static_cast<int>(logits.size());
     work_.assign(logits.begin(), logits.end());
 
@@ -36,7 +40,16 @@ Sampled Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
         }
     }
 
-    // Log-softmax of the penalised logits, for reporting.
+    // The mask: tokens it refuses can never be chosen.
+    const bool masked = !allowed.empty();
+    if (masked) {
+        WARD_CHECK(allowed.size() == work_.size());
+        for (size_t i = 0; i < work_.size(); ++i) {
+            if (allowed[i] == 0) work_[i] = -std::numeric_limits<float>::infinity();
+        }
+    }
+
+    // Log-softmax of the penalised (and masked) logits, for reporting.
     const float max = *std::max_element(work_.begin(), work_.end());
     double sum = 0;
     for (float l : work_) sum += std::exp(static_cast<double>(l - max));
@@ -63,6 +76,9 @@ Sampled Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
             total += p[i];
         }
         size_t keep = ids_.size();
+        if (masked) {
+            while (keep > 1 && std::isinf(work_[ids_[keep - 1]])) --keep;
+        }
         if (params_.top_p < 1.0f) {
             double cum = 0;
             for (size_t i = 0; i < ids_.size(); ++i) {
@@ -107,7 +123,10 @@ Sampled Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
         std::partial_sort(top.begin(), top.begin() + k, top.end(), [&](int32_t a, int32_t b) {
             return work_[a] > work_[b] || (work_[a] == work_[b] && a < b);
         });
-        for (int i = 0; i < k; ++i) out.top.push_back({top[i], work_[top[i]] - log_z});
+        for (int i = 0; i < k; ++i) {
+            if (std::isinf(work_[top[i]])) break;  // masked out
+            out.top.push_back({top[i], work_[top[i]] - log_z});
+        }
     }
     return out;
 }

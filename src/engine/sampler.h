@@ -42,7 +42,11 @@ class Sampler {
   public:
     explicit Sampler(SamplingParams params);
     // REQUIRES: logits is not empty. `history` is every token so far (prompt included).
-    Sampled sample(std::span<const float> logits, std::span<const int32_t> history);
+    // `allowed` (empty: no mask; else one entry per logit, with at least one non-zero) limits
+    // the choice to the tokens whose entry is non-zero: the others get probability zero before
+    // truncation and sampling (constrained decoding, grammar.h).
+    Sampled sample(std::span<const float> logits, std::span<const int32_t> history,
+                   std::span<const uint8_t> allowed = {});
     const SamplingParams& params() const { return params_; }
 
   private:
