@@ -415,6 +415,15 @@ bool is_limit_word(std::string_view w) {
            w == "less" || w == "overdose";
 }
 
+// Words of a sentence about overdose or poisoning: its amounts are thresholds or ingested
+// quantities, not doses to give.
+bool is_toxicity_word(std::string_view w) {
+    return w == "overdose" || w == "overdoses" || w == "overdosed" || w == "overdosage" ||
+           w == "toxic" || w == "toxicity" || w == "hepatotoxicity" || w == "hepatotoxic" ||
+           w == "poisoning" || w == "ingestion" || w == "ingestions" || w == "ingested" ||
+           w == "lethal" || w == "fatal";
+}
+
 bool is_child_word(std::string_view w) {
     return w == "child" || w == "children" || w == "childs" || w == "kid" || w == "kids" ||
            w == "infant" || w == "infants" || w == "toddler" || w == "toddlers" || w == "baby" ||
@@ -437,7 +446,9 @@ struct DoseMention {
     bool per_kg = false;
     bool per_day = false;   // a daily amount ("4 g/day", "2 g per day", "1 g in 24 hours")
     bool per_dose = false;  // "/dose", "per dose"
-    bool limit = false;     // stated as a maximum ("do not exceed", "max")
+    bool limit = false;     // stated as a bound ("do not exceed", "max", "more than")
+    bool maximum = false;   // ... and the bound is a recommended maximum ("do not exceed 4 g"),
+                            // not a threshold ("toxic above 7.5 g", "more than 150 mg/kg")
     bool judged = true;     // false: a rate, a concentration, a combination strength
 };
 
@@ -584,6 +595,7 @@ RailResult DoseChecker::check(std::string_view input) const {
     std::optional<double> text_weight;
     std::unordered_map<uint32_t, double> sentence_weight;
     std::vector<bool> child_sentence;
+    std::vector<bool> toxicity_sentence;
     auto mark_child = [&](uint32_t s) {
         if (child_sentence.size() <= s) child_sentence.resize(s + 1, false);
         child_sentence[s] = true;
@@ -617,6 +629,12 @@ RailResult DoseChecker::check(std::string_view input) const {
             }
         }
         if (is_child_word(word(k))) mark_child(toks[k].sentence);
+        if (is_toxicity_word(word(k))) {
+            if (toxicity_sentence.size() <= toks[k].sentence) {
+                toxicity_sentence.resize(toks[k].sentence + 1, false);
+            }
+            toxicity_sentence[toks[k].sentence] = true;
+        }
     }
 
     // Measured amounts: NUMBER [(-|to) NUMBER] UNIT [/kg] [/day | per day | in 24 hours | /dose].
@@ -704,15 +722,27 @@ RailResult DoseChecker::check(std::string_view input) const {
         for (size_t b = k, steps = 0; b > 0 && steps < 4; ++steps) {
             --b;
             if (!same_sentence(b, k)) break;
-            if (is_limit_word(word(b)) || (word(b) == "to" && word(b + 1) == "exceed")) {
+            const std::string_view w = word(b);
+            if (is_limit_word(w)) {
                 d.limit = true;
+                const std::string_view prev = b > 0 ? word(b - 1) : std::string_view();
+                d.maximum = w == "exceed" || w == "exceeding" || w == "max" || w == "maximum" ||
+                            w == "maximal" || w == "limit" || w == "ceiling" ||
+                            (w == "most" && prev == "at") ||
+                            ((w == "more" || w == "greater" || w == "higher") &&
+                             (prev == "no" || prev == "not" || prev == "never"));
                 break;
             }
             if (number(b)) break;
         }
-        if (is_limit_word(word(d.last)) ||
-            (punct(d.last) == '(' && is_limit_word(word(d.last + 1)))) {
-            d.limit = true;
+        // After it, only a word naming a maximum counts: "1 g over 15 minutes" is a rate of
+        // infusion, not a limit.
+        auto names_maximum = [](std::string_view w) {
+            return w == "max" || w == "maximum" || w == "maximal" || w == "limit" || w == "ceiling";
+        };
+        if (names_maximum(word(d.last)) ||
+            (punct(d.last) == '(' && names_maximum(word(d.last + 1)))) {
+            d.limit = d.maximum = true;
         }
         for (size_t c = k; c < j; ++c) consumed[c] = true;
         doses.push_back(d);
@@ -845,7 +875,7 @@ RailResult DoseChecker::check(std::string_view input) const {
     };
 
     std::vector<Finding> findings;
-    size_t judged = 0;
+    size_t judged = 0, toxicity_skipped = 0;
     std::vector<std::string> no_frequency;
     // Stated daily limits per drug (a "do not exceed 4 g/day" bounds the other doses of that drug).
     std::unordered_map<size_t, double> stated_limit;
@@ -869,6 +899,11 @@ RailResult DoseChecker::check(std::string_view input) const {
         const DoseMention& d = doses[i];
         const DrugHit* hit = owner[i];
         if (!hit || !d.judged) continue;
+        const uint32_t dose_sentence = toks[d.first].sentence;
+        if (dose_sentence < toxicity_sentence.size() && toxicity_sentence[dose_sentence]) {
+            ++toxicity_skipped;
+            continue;
+        }
         const Impl::Drug& drug = impl_->drugs[hit->drug];
         const DoseDimension dim = impl_->rows[drug.rows.front()].dimension;
         if ((dim == DoseDimension::kUnits) != (d.unit == UnitKind::kUnits)) continue;
@@ -970,8 +1005,9 @@ RailResult DoseChecker::check(std::string_view input) const {
         }
 
         if (d.limit) {
-            // A stated maximum: only a maximum above the table's fires.
-            if (d.per_kg || d.per_dose) continue;
+            // A stated maximum: only a maximum above the table's fires. A threshold ("toxic
+            // above 7.5 g", "ingestions of more than 150 mg/kg") never does.
+            if (d.per_kg || d.per_dose || !d.maximum) continue;
             std::optional<double> limit = child && ped_cap ? ped_cap : max_daily;
             if (child && weight && ped_per_kg) {
                 double by_weight = *ped_per_kg * *weight;
@@ -1054,7 +1090,9 @@ RailResult DoseChecker::check(std::string_view input) const {
     }
 
     if (findings.empty()) {
-        if (judged == 0) {
+        if (judged == 0 && toxicity_skipped > 0) {
+            result.detail = "only amounts in sentences about overdose or toxicity, not judged";
+        } else if (judged == 0) {
             result.detail = "no dose of a drug in the table found";
         } else {
             result.detail = fmt::format("{} dose mention{} within the table's maxima", judged,

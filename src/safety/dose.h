@@ -8,11 +8,12 @@
 //   - unit_mixup:       a dose 1000x off the usual range whose mg<->mcg conversion lands inside
 //                       it ("levothyroxine 100 mg", "fentanyl 50 mg", "metformin 500 mcg").
 // A dose stated as a limit ("do not exceed 4 g/day", "maximum 4 g per day", "max 4 g") is not a
-// prescribed dose: it is never multiplied by a frequency, and fires only when the limit it states
-// is itself above the table's. A dose without a frequency is judged as taken once a day (so a
-// single dose above the daily maximum still fires) and says so in detail ("no_frequency"); it
-// never fires for lacking one. Volumes (mL), rates (mcg/h, mg/kg/min) and concentrations (mg/mL)
-// are not judged.
+// prescribed dose: it is never multiplied by a frequency, and fires only when the maximum it
+// states is itself above the table's; a threshold ("doses above 10 g") never fires, and amounts in
+// a sentence about overdose or toxicity are not judged. A dose without a frequency is judged as
+// taken once a day (so a single dose above the daily maximum still fires) and says so in detail
+// ("no_frequency"); it never fires for lacking one. Volumes (mL), rates (mcg/h, mg/kg/min) and
+// concentrations (mg/mL) are not judged.
 //
 // It is a second pair of eyes, not a pharmacist: renal and hepatic adjustment, age bands,
 // indication-specific maxima and interactions are not modelled (docs/safety.md).

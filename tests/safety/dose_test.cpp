@@ -310,6 +310,24 @@ TEST(DoseLimits, AWarningStatingTheMaximumDoesNotFire) {
     EXPECT_QUIET("Ibuprofen 400 mg every 4-6 hours; do not exceed 3200 mg per day.");
 }
 
+TEST(DoseLimits, ToxicityThresholdsAreNotDoses) {
+    EXPECT_QUIET("Acetaminophen overdose occurs above 7.5 g in adults.");
+    EXPECT_QUIET("Ingestion of more than 150 mg/kg of acetaminophen is potentially toxic.");
+    EXPECT_QUIET("Lithium toxicity is common with 900 mg four times daily.");
+    EXPECT_QUIET("Doses above 10 g of acetaminophen can damage the liver.");
+    RailResult r = check("Fentanyl 2 mg can be fatal.");
+    EXPECT_FALSE(r.fired);
+    EXPECT_NE(r.detail.find("overdose or toxicity"), std::string::npos) << r.detail;
+    // The next sentence is judged again.
+    EXPECT_FIRES("Overdose is dangerous. Take acetaminophen 2 g every 6 hours.", "above_max_daily");
+}
+
+TEST(DoseLimits, AnInfusionTimeIsNoLimit) {
+    EXPECT_FIRES("acetaminophen 1 g IV over 15 minutes every 4 hours", "above_max_daily");
+    EXPECT_QUIET("acetaminophen 1 g IV over 15 minutes every 6 hours");
+    EXPECT_QUIET("acetaminophen 4 g/day maximum");
+}
+
 TEST(DoseLimits, AStatedMaximumAboveTheLabelFires) {
     EXPECT_FIRES("Do not exceed 8 g of acetaminophen per day.", "above_max_daily");
 }
