@@ -8,7 +8,8 @@
 // a model, not to care.
 //
 // Detection is a table of named, weighted patterns (src/safety/data/injection_patterns.tsv,
-// syntax in safety/pattern_set.h) matched over the bytes of the text. The rail flags; it does
+// syntax in safety/pattern_set.h) matched over the bytes of the text: strong patterns fire on
+// their own, weak cues only when different cues meet in one sentence. The rail flags; it does
 // not remove anything (the pipeline decides, per task, what a firing means).
 //
 // Thread safety: an InjectionDetector is immutable after create(); check() may run on any number
@@ -35,7 +36,8 @@ struct InjectionOptions {
     // More patterns in the injection_patterns.tsv format (site-specific phrases). They may use
     // the built-in sets; their rule names must be among kInjectionRules.
     std::string extra_patterns;
-    // The rail fires when the score reaches this; every built-in pattern weighs at least 0.7.
+    // The rail fires when the score reaches this. Built-in patterns weigh at least 0.7, cues
+    // (below kInjectionCueLimit) count only together.
     double min_score = 0.5;
 };
 
@@ -48,8 +50,9 @@ class InjectionDetector final : public Rail {
     std::string_view name() const override { return "injection"; }
 
     // Checks one text (a note, a passage, a user turn). When fired: rule is the rule of the
-    // heaviest match (earliest on ties), spans cover every match labelled with its rule.
-    // Score: the heaviest weight found plus 0.05 for each other rule that matched, at most 1; it
+    // heaviest evidence (earliest on ties), spans cover every match that counted, labelled with
+    // its rule. Score: the heaviest evidence (a strong pattern's weight, or a sentence's summed
+    // cues up to kInjectionCueCap) plus 0.05 for each other rule that counted, at most 1; it
     // ranks evidence for a reviewer, it is not a probability. Not fired: score 0, no spans.
     // Texts longer than kInjectionMaxBytes are checked on their first kInjectionMaxBytes bytes,
     // and detail says so.
@@ -63,6 +66,13 @@ class InjectionDetector final : public Rail {
     std::shared_ptr<const PatternSet> patterns_;
     InjectionOptions options_;
 };
+
+// Patterns weighing less than this are cues: words that are common in clinical text alone
+// ("AI", "your answer", "obsolete") but together, in one sentence, address the model. The weights
+// of different cues in one sentence add up; the sum counts as evidence when it reaches the
+// limit, with a weight of at most kInjectionCueCap.
+inline constexpr double kInjectionCueLimit = 0.5;
+inline constexpr double kInjectionCueCap = 0.8;
 
 // Far longer than any note or passage; bounds the work on hostile input.
 inline constexpr size_t kInjectionMaxBytes = 1024 * 1024;
