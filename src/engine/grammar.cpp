@@ -212,19 +212,24 @@ GrammarState::GrammarState(const Grammar* grammar) : grammar_(grammar) {
         GrammarStack s;
         push(s, grammar_->root);
         stacks_.push_back(std::move(s));
+        live_ = 1;
     }
 }
 
-void GrammarState::add(std::vector<GrammarStack>* out, const GrammarStack& s) const {
-    if (out->size() >= kGrammarMaxStacks) return;
-    for (const GrammarStack& e : *out) {
-        if (e == s) return;
+void GrammarState::add(GrammarState* out, const GrammarStack& s) const {
+    if (out->live_ >= kGrammarMaxStacks) return;
+    for (size_t i = 0; i < out->live_; ++i) {
+        if (out->stacks_[i] == s) return;
     }
-    out->push_back(s);
+    if (out->live_ < out->stacks_.size()) {
+        out->stacks_[out->live_] = s;  // reuses the buffer
+    } else {
+        out->stacks_.push_back(s);
+    }
+    ++out->live_;
 }
 
-void GrammarState::step_stack(GrammarStack& s, uint8_t b, std::vector<GrammarStack>* out,
-                              int depth) const {
+void GrammarState::step_stack(GrammarStack& s, uint8_t b, GrammarState* out, int depth) const {
     if (s.empty() || depth > kMaxRecursion) return;  // complete: nothing may follow
     GrammarFrame& f = s.back();
     const GrammarNode& n = grammar_->nodes[static_cast<size_t>(f.node)];
@@ -371,33 +376,39 @@ void GrammarState::step_stack(GrammarStack& s, uint8_t b, std::vector<GrammarSta
 
 bool GrammarState::step_into(uint8_t byte, GrammarState* out) const {
     out->grammar_ = grammar_;
-    out->stacks_.clear();
-    for (const GrammarStack& s : stacks_) {
-        scratch_.resize(1);
-        scratch_[0] = s;
-        step_stack(scratch_[0], byte, &out->stacks_, 0);
+    out->live_ = 0;
+    for (size_t i = 0; i < live_; ++i) {
+        scratch_ = stacks_[i];  // reuses the buffer
+        step_stack(scratch_, byte, out, 0);
     }
-    return !out->stacks_.empty();
+    return out->live_ > 0;
 }
 
 bool GrammarState::step(uint8_t byte) {
     GrammarState next;
     if (!step_into(byte, &next)) return false;
     stacks_.swap(next.stacks_);
+    live_ = next.live_;
     return true;
 }
 
 bool GrammarState::accepts(std::string_view bytes) const {
-    GrammarState a = *this, b;
+    thread_local GrammarState a, b;
+    a.grammar_ = grammar_;
+    a.live_ = live_;
+    if (a.stacks_.size() < live_) a.stacks_.resize(live_);
+    for (size_t i = 0; i < live_; ++i) a.stacks_[i] = stacks_[i];
     for (char c : bytes) {
         if (!a.step_into(static_cast<uint8_t>(c), &b)) return false;
         std::swap(a.stacks_, b.stacks_);
+        std::swap(a.live_, b.live_);
     }
     return true;
 }
 
 bool GrammarState::accepting() const {
-    for (const GrammarStack& s : stacks_) {
+    for (size_t i = 0; i < live_; ++i) {
+        const GrammarStack& s = stacks_[i];
         if (s.empty()) return true;
         if (s.size() == 1) {
             const GrammarNode& n = grammar_->nodes[static_cast<size_t>(s[0].node)];
@@ -411,8 +422,8 @@ bool GrammarState::accepting() const {
 }
 
 bool GrammarState::finished() const {
-    if (stacks_.empty()) return false;
-    return std::all_of(stacks_.begin(), stacks_.end(),
+    if (live_ == 0) return false;
+    return std::all_of(stacks_.begin(), stacks_.begin() + static_cast<ptrdiff_t>(live_),
                        [](const GrammarStack& s) { return s.empty(); });
 }
 
@@ -546,6 +557,17 @@ Status GrammarMatcher::accept(int32_t token) {
     for (char c : bytes) {
         if (!next.step(static_cast<uint8_t>(c))) {
             return invalid_argument("grammar: token {} is not allowed here", token);
+        }
+    }
+    state_ = std::move(next);
+    return ok_status();
+}
+
+Status GrammarMatcher::accept_bytes(std::string_view bytes) {
+    GrammarState next = state_;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        if (!next.step(static_cast<uint8_t>(bytes[i]))) {
+            return invalid_argument("grammar: byte {} of the text is not allowed here", i);
         }
     }
     state_ = std::move(next);

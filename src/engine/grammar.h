@@ -94,15 +94,18 @@ class GrammarState {
     bool accepting() const;
     // Complete, and no byte may follow: the value must end here.
     bool finished() const;
-    bool dead() const { return stacks_.empty(); }
+    bool dead() const { return live_ == 0; }
 
   private:
-    void step_stack(GrammarStack& s, uint8_t byte, std::vector<GrammarStack>* out, int depth) const;
-    void add(std::vector<GrammarStack>* out, const GrammarStack& s) const;
+    void step_stack(GrammarStack& s, uint8_t byte, GrammarState* out, int depth) const;
+    void add(GrammarState* out, const GrammarStack& s) const;
 
     const Grammar* grammar_ = nullptr;
+    // stacks_[0, live_) are the live alternatives; the rest keep their buffers for reuse, so
+    // that stepping into a state used before (the mask's per-depth states) allocates nothing.
     std::vector<GrammarStack> stacks_;
-    mutable std::vector<GrammarStack> scratch_;
+    size_t live_ = 0;
+    mutable GrammarStack scratch_;
 };
 
 // Every token that can be generated as text, by raw bytes. Control, unknown and unused tokens
@@ -148,6 +151,9 @@ class GrammarMatcher {
     // Advances by the token's bytes (an end-of-generation token must find the state
     // accepting). Errors: kInvalidArgument when the grammar refuses it.
     Status accept(int32_t token);
+    // Advances by raw bytes (a prefix the caller already emitted). Errors: kInvalidArgument
+    // naming the first refused byte's offset; the state is then unchanged.
+    Status accept_bytes(std::string_view bytes);
     bool accepting() const { return state_.accepting(); }
     bool finished() const { return state_.finished(); }
     const TokenTrie& trie() const { return *trie_; }
