@@ -39,6 +39,11 @@ struct GenerationParams {
     bool logprobs = false;          // report the chosen token's log-probability
     float presence_penalty = 0;
     float frequency_penalty = 0;
+    // Structured output: the text of a JSON Schema (engine/json_schema.h lists the subset;
+    // "{}" or {"type":"object"} for plain JSON mode). Local models decode under it, so the
+    // text always parses and validates unless the generation ends as "length"; remote ones
+    // send it as OpenAI response_format and validate the answer (one retry).
+    std::optional<std::string> json_schema;
 };
 
 // Why a generation ended: "stop" (end of generation token or stop string), "length"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <random>
 #include <utility>
 
@@ -12,6 +13,8 @@
 #include "engine/batch.h"
 #include "engine/encoder.h"
 #include "engine/generate.h"
+#include "engine/grammar.h"
+#include "engine/json_schema.h"
 #include "engine/parallel.h"
 #include "engine/pretokenize.h"
 #include "engine/sampler.h"
@@ -209,6 +212,24 @@ std::vector<int32_t> encode_chat(const Tokenizer& tokenizer, const ControlTexts&
     return ids;
 }
 
+// The token trie of a model, for constrained decoding: built on the first request with a
+// schema and shared by every later one while the model lives (one per process per model).
+std::shared_ptr<const engine::TokenTrie> token_trie_for(
+    const std::shared_ptr<const engine::Model>& model) {
+    static std::mutex mutex;
+    static std::vector<
+        std::pair<std::weak_ptr<const engine::Model>, std::shared_ptr<const engine::TokenTrie>>>
+        cache;
+    std::lock_guard lock(mutex);
+    std::erase_if(cache, [](const auto& entry) { return entry.first.expired(); });
+    for (const auto& [owner, trie] : cache) {
+        if (owner.lock() == model) return trie;
+    }
+    auto trie = engine::TokenTrie::build(model->tokenizer());
+    cache.emplace_back(model, trie);
+    return trie;
+}
+
 std::string describe(const engine::Model& model) {
     // The tensor type holding most of the weights names the quantisation.
     std::map<std::string_view, int64_t> weights_by_type;
@@ -265,6 +286,7 @@ struct LocalBackend::Slot {
     std::unique_ptr<engine::Session> session;
     std::shared_ptr<Job> job;  // null when free
     std::optional<engine::Sampler> sampler;
+    std::optional<engine::GrammarMatcher> matcher;  // when the request has a JSON schema
     std::optional<engine::TokenStream> stream;
     std::vector<Piece> pieces;  // the Generation's pieces when logprobs were asked for
     size_t prefilled = 0;       // prompt tokens in the session (cached or evaluated)
@@ -466,6 +488,10 @@ Status LocalBackend::validate(const Request& request) const {
             "model '{}' has no chat template: send a prompt, or configure chat_template",
             info_.name);
     }
+    if (p.json_schema) {
+        auto grammar = engine::compile_json_schema(std::string_view(*p.json_schema));
+        if (!grammar) return grammar.error();
+    }
     return ok_status();
 }
 
@@ -519,6 +545,11 @@ Result<Generation> LocalBackend::generate(const Request& request, const PieceCal
     sp.seed = p.seed ? *p.seed : std::random_device{}();
     sp.n_logprobs = p.top_logprobs;
     job->want_logprobs = p.logprobs || p.top_logprobs > 0;
+    if (p.json_schema) {
+        WARD_ASSIGN_OR_RETURN(job->options.grammar,
+                              engine::compile_json_schema(std::string_view(*p.json_schema)));
+        job->options.token_trie = token_trie_for(model_);
+    }
     job->deadline = request.deadline;
     job->cancelled = request.cancelled;
     job->queued_at = Clock::now();
@@ -680,6 +711,8 @@ void LocalBackend::admit(Slot& slot, std::shared_ptr<Job> job) {
     slot.job = std::move(job);
     Job& j = *slot.job;
     slot.sampler.emplace(j.options.sampling);
+    slot.matcher.reset();
+    if (j.options.grammar) slot.matcher.emplace(j.options.grammar, j.options.token_trie);
     slot.stream.emplace(model_->tokenizer(), j.options, j.starts_document);
     slot.pieces.clear();
     slot.prefilled = reuse;
@@ -742,7 +775,21 @@ void LocalBackend::step() {
             if (slot.prefilled < slot.job->prompt.size()) continue;  // more prompt to go
         }
         std::span<const float> logits(logits_.data() + i * n_vocab, n_vocab);
-        engine::Sampled sampled = slot.sampler->sample(logits, slot.session->history());
+        engine::Sampled sampled;
+        if (slot.matcher) {
+            auto constrained = engine::sample_constrained(*slot.sampler, *slot.matcher, logits,
+                                                          slot.session->history());
+            Status accepted =
+                constrained ? slot.matcher->accept(constrained->id) : constrained.error();
+            if (!accepted.ok()) {
+                fail_slot(slot, accepted.with_context(
+                                    fmt::format("request {}: constrained decoding", slot.job->id)));
+                continue;
+            }
+            sampled = std::move(*constrained);
+        } else {
+            sampled = slot.sampler->sample(logits, slot.session->history());
+        }
         if (!slot.sampled_any) {
             slot.sampled_any = true;
             slot.first_token_at = Clock::now();
@@ -829,6 +876,7 @@ void LocalBackend::fail_slot(Slot& slot, const Status& status) {
 std::shared_ptr<LocalBackend::Job> LocalBackend::release_slot(Slot& slot) {
     std::shared_ptr<Job> job = std::move(slot.job);
     slot.sampler.reset();
+    slot.matcher.reset();
     slot.stream.reset();
     slot.pieces.clear();
     slot.last_used = ++use_clock_;

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "engine/grammar.h"
+#include "engine/json_schema.h"
 #include "llm/sse.h"
 
 namespace ward::llm {
@@ -565,6 +567,12 @@ Result<Generation> RemoteBackend::generate(const Request& request, const PieceCa
             return invalid_argument("model {}: penalty {} is not in [-2, 2]", name, penalty);
         }
     }
+    std::shared_ptr<const engine::Grammar> grammar;
+    if (p.json_schema) {
+        auto compiled = engine::compile_json_schema(std::string_view(*p.json_schema));
+        if (!compiled) return compiled.error().with_context(fmt::format("model {}", name));
+        grammar = *compiled;
+    }
     ActiveCount active(active_);
     const auto start = Clock::now();
     if (start >= request.deadline) {
@@ -600,81 +608,121 @@ Result<Generation> RemoteBackend::generate(const Request& request, const PieceCa
     if (!p.stop.empty()) body["stop"] = p.stop;
     if (p.presence_penalty != 0) body["presence_penalty"] = clean_float(p.presence_penalty);
     if (p.frequency_penalty != 0) body["frequency_penalty"] = clean_float(p.frequency_penalty);
+    if (grammar) {
+        // OpenAI structured outputs; servers without them ignore the field, and the answer is
+        // validated below either way.
+        body["response_format"] = {
+            {"type", "json_schema"},
+            {"json_schema",
+             {{"name", "ward"}, {"schema", json::parse(*p.json_schema)}, {"strict", true}}}};
+    }
     const std::string body_text = body.dump(-1, ' ', false, json::error_handler_t::replace);
 
-    StreamState state;
-    state.want_pieces = want_logprobs;
-    state.gen.model = name;
-    const int attempts = 1 + options_.retries;
-    Status last_error;
-    auto cancelled = [&] { return request.cancelled && request.cancelled->load(); };
-    auto cancelled_generation = [&] {
-        state.gen.finish = Finish::kCancelled;
-        state.gen.prompt_seconds = seconds_between(start, Clock::now());
-        return state.gen;
-    };
-    for (int i = 0; i < attempts; ++i) {
-        if (cancelled()) return cancelled_generation();
-        Attempt result = attempt(request, path, body_text, on_piece, state);
-        if (result.outcome == Attempt::kFatal) {
-            llm_log()->warn("remote {}: request failed ({}) after {} attempt(s), {:.2f} s", name,
-                            result.reason, i + 1, seconds_between(start, Clock::now()));
-            return result.status;
-        }
-        if (result.outcome == Attempt::kDone) {
-            Generation& gen = state.gen;
-            const auto end = Clock::now();
-            if (state.stop == StopReason::kNone) {
-                gen.finish = state.finish_reason == "length" ? Finish::kLength : Finish::kStop;
-            } else {
-                gen.finish = Finish::kCancelled;
-            }
-            if (!state.have_usage) {
-                size_t prompt_estimate = 0;
-                if (request.prompt) prompt_estimate = count_tokens(*request.prompt);
-                for (const auto& m : request.messages) prompt_estimate += count_tokens(m.content);
-                gen.usage.prompt_tokens = static_cast<int>(prompt_estimate);
-                gen.usage.completion_tokens = static_cast<int>(count_tokens(gen.text));
-            }
-            if (state.delivered > 0) {
-                gen.prompt_seconds = seconds_between(start, state.first_piece);
-                gen.generate_seconds = seconds_between(state.first_piece, end);
-            } else {
-                gen.prompt_seconds = seconds_between(start, end);
-            }
-            llm_log()->info(
-                "remote {}: {} prompt + {} completion tokens{}, finish {}, {} attempt(s), "
-                "{:.2f} s",
-                name, gen.usage.prompt_tokens, gen.usage.completion_tokens,
-                state.have_usage ? "" : " (estimated)", finish_name(gen.finish), i + 1,
-                seconds_between(start, end));
-            return std::move(state.gen);
-        }
-        last_error = result.status;
-        if (i + 1 == attempts) break;
-        double wait = std::min(result.retry_after_s >= 0 ? result.retry_after_s
-                                                         : backoff_seconds(options_.backoff_s, i),
-                               options_.max_retry_after_s);
-        llm_log()->warn("remote {}: attempt {} of {} failed ({}); retrying in {:.2f} s", name,
-                        i + 1, attempts, result.reason, wait);
-        const auto resume = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                               std::chrono::duration<double>(wait));
-        if (resume >= request.deadline) {
-            return deadline_exceeded(
-                "upstream {} ({}): the deadline passes before the next attempt; last error: {}",
-                name, options_.base_url, last_error.message());
-        }
-        while (Clock::now() < resume) {
+    // One generation with the retries for transport failures; `deliver` gets the pieces.
+    auto run = [&](const PieceCallback& deliver) -> Result<Generation> {
+        StreamState state;
+        state.want_pieces = want_logprobs;
+        state.gen.model = name;
+        const int attempts = 1 + options_.retries;
+        Status last_error;
+        auto cancelled = [&] { return request.cancelled && request.cancelled->load(); };
+        auto cancelled_generation = [&] {
+            state.gen.finish = Finish::kCancelled;
+            state.gen.prompt_seconds = seconds_between(start, Clock::now());
+            return state.gen;
+        };
+        for (int i = 0; i < attempts; ++i) {
             if (cancelled()) return cancelled_generation();
-            std::this_thread::sleep_for(
-                std::min<Clock::duration>(resume - Clock::now(), std::chrono::milliseconds(20)));
+            Attempt result = attempt(request, path, body_text, deliver, state);
+            if (result.outcome == Attempt::kFatal) {
+                llm_log()->warn("remote {}: request failed ({}) after {} attempt(s), {:.2f} s",
+                                name, result.reason, i + 1, seconds_between(start, Clock::now()));
+                return result.status;
+            }
+            if (result.outcome == Attempt::kDone) {
+                Generation& gen = state.gen;
+                const auto end = Clock::now();
+                if (state.stop == StopReason::kNone) {
+                    gen.finish = state.finish_reason == "length" ? Finish::kLength : Finish::kStop;
+                } else {
+                    gen.finish = Finish::kCancelled;
+                }
+                if (!state.have_usage) {
+                    size_t prompt_estimate = 0;
+                    if (request.prompt) prompt_estimate = count_tokens(*request.prompt);
+                    for (const auto& m : request.messages)
+                        prompt_estimate += count_tokens(m.content);
+                    gen.usage.prompt_tokens = static_cast<int>(prompt_estimate);
+                    gen.usage.completion_tokens = static_cast<int>(count_tokens(gen.text));
+                }
+                if (state.delivered > 0) {
+                    gen.prompt_seconds = seconds_between(start, state.first_piece);
+                    gen.generate_seconds = seconds_between(state.first_piece, end);
+                } else {
+                    gen.prompt_seconds = seconds_between(start, end);
+                }
+                llm_log()->info(
+                    "remote {}: {} prompt + {} completion tokens{}, finish {}, {} attempt(s), "
+                    "{:.2f} s",
+                    name, gen.usage.prompt_tokens, gen.usage.completion_tokens,
+                    state.have_usage ? "" : " (estimated)", finish_name(gen.finish), i + 1,
+                    seconds_between(start, end));
+                return std::move(state.gen);
+            }
+            last_error = result.status;
+            if (i + 1 == attempts) break;
+            double wait =
+                std::min(result.retry_after_s >= 0 ? result.retry_after_s
+                                                   : backoff_seconds(options_.backoff_s, i),
+                         options_.max_retry_after_s);
+            llm_log()->warn("remote {}: attempt {} of {} failed ({}); retrying in {:.2f} s", name,
+                            i + 1, attempts, result.reason, wait);
+            const auto resume = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(wait));
+            if (resume >= request.deadline) {
+                return deadline_exceeded(
+                    "upstream {} ({}): the deadline passes before the next attempt; last error: {}",
+                    name, options_.base_url, last_error.message());
+            }
+            while (Clock::now() < resume) {
+                if (cancelled()) return cancelled_generation();
+                std::this_thread::sleep_for(std::min<Clock::duration>(
+                    resume - Clock::now(), std::chrono::milliseconds(20)));
+            }
+            if (cancelled()) return cancelled_generation();
         }
-        if (cancelled()) return cancelled_generation();
+        llm_log()->warn("remote {}: unavailable after {} attempt(s), {:.2f} s", name, attempts,
+                        seconds_between(start, Clock::now()));
+        return unavailable("upstream {} ({}) is unavailable after {} attempt(s): {}", name,
+                           options_.base_url, attempts, last_error.message());
+    };
+
+    if (!grammar) return run(on_piece);
+    // Structured output: the answer is held back until it validates against the schema, with
+    // one more try when it does not (a client must never see text that fails its schema).
+    Status mismatch;
+    for (int round = 0; round < 2; ++round) {
+        std::vector<Piece> held;
+        auto gen = run([&](const Piece& piece) {
+            held.push_back(piece);
+            return true;
+        });
+        if (!gen) return gen;
+        if (gen->finish == Finish::kCancelled) return gen;
+        mismatch = engine::validate_json_text(*grammar, gen->text);
+        if (mismatch.ok()) {
+            for (const Piece& piece : held) {
+                if (on_piece && !on_piece(piece)) {
+                    gen->finish = Finish::kCancelled;
+                    break;
+                }
+            }
+            return gen;
+        }
+        llm_log()->warn("remote {}: the answer does not match the schema (try {} of 2): {}", name,
+                        round + 1, mismatch.message());
     }
-    llm_log()->warn("remote {}: unavailable after {} attempt(s), {:.2f} s", name, attempts,
-                    seconds_between(start, Clock::now()));
-    return unavailable("upstream {} ({}) is unavailable after {} attempt(s): {}", name,
-                       options_.base_url, attempts, last_error.message());
+    return unavailable("upstream output does not match the schema: {}", mismatch.message());
 }
 
 RemoteBackend::Attempt RemoteBackend::attempt(const Request& request, const std::string& path,

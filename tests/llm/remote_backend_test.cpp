@@ -764,5 +764,86 @@ TEST(ParseBaseUrl, RejectsWhatIsNotAnHttpUrl) {
     EXPECT_EQ(creds.error().message().find("hunter2"), std::string::npos);
 }
 
+constexpr const char* kTriageSchema =
+    R"({"type":"object","properties":{"urgency":{"enum":["routine","urgent"]},
+        "age":{"type":"integer"}},"required":["urgency","age"]})";
+
+TEST(RemoteBackend, JsonSchemaIsSentAsResponseFormatAndTheAnswerValidated) {
+    FakeUpstream up;
+    up.script({{.chunks = {chat_delta("{\"urgency\": "), chat_delta("\"urgent\", \"age\": 71}"),
+                           chat_finish("stop"), kDone}}});
+    auto backend = make(options_for(up.url()));
+    ASSERT_TRUE(backend);
+    Request r = chat_request();
+    r.params.json_schema = kTriageSchema;
+    std::string streamed;
+    auto gen = backend->generate(r, [&](const Piece& p) {
+        streamed += p.text;
+        return true;
+    });
+    ASSERT_TRUE(gen) << gen.error().to_string();
+    EXPECT_EQ(gen->text, R"({"urgency": "urgent", "age": 71})");
+    EXPECT_EQ(streamed, gen->text);  // delivered once it validated
+    ASSERT_EQ(up.posts(), 1);
+    const json rf = up.request(0).body["response_format"];
+    EXPECT_EQ(rf["type"], "json_schema");
+    EXPECT_EQ(rf["json_schema"]["name"], "ward");
+    EXPECT_EQ(rf["json_schema"]["strict"], true);
+    EXPECT_EQ(rf["json_schema"]["schema"], json::parse(kTriageSchema));
+}
+
+TEST(RemoteBackend, JsonSchemaMismatchIsRetriedOnceThenUnavailable) {
+    FakeUpstream up;
+    // First answer is not JSON; the retry validates: nothing of the first reaches the caller.
+    up.script(
+        {{.chunks = {chat_delta("Sure! Here is the JSON"), chat_finish("stop"), kDone}},
+         {.chunks = {chat_delta(R"({"urgency":"routine","age":4})"), chat_finish("stop"), kDone}}});
+    auto backend = make(options_for(up.url()));
+    ASSERT_TRUE(backend);
+    Request r = chat_request();
+    r.params.json_schema = kTriageSchema;
+    std::string streamed;
+    auto gen = backend->generate(r, [&](const Piece& p) {
+        streamed += p.text;
+        return true;
+    });
+    ASSERT_TRUE(gen) << gen.error().to_string();
+    EXPECT_EQ(streamed, R"({"urgency":"routine","age":4})");
+    EXPECT_EQ(up.posts(), 2);
+
+    // Both answers fail the schema (a missing property, then a wrong enum value).
+    FakeUpstream bad;
+    bad.script(
+        {{.chunks = {chat_delta(R"({"urgency":"routine"})"), chat_finish("stop"), kDone}},
+         {.chunks = {chat_delta(R"({"urgency":"soon","age":4})"), chat_finish("stop"), kDone}}});
+    auto backend2 = make(options_for(bad.url()));
+    ASSERT_TRUE(backend2);
+    streamed.clear();
+    auto failed = backend2->generate(r, [&](const Piece& p) {
+        streamed += p.text;
+        return true;
+    });
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().code(), StatusCode::kUnavailable);
+    EXPECT_NE(failed.error().message().find("upstream output does not match the schema"),
+              std::string::npos)
+        << failed.error().message();
+    EXPECT_TRUE(streamed.empty());
+    EXPECT_EQ(bad.posts(), 2);
+}
+
+TEST(RemoteBackend, UnsupportedSchemaIsRefusedWithoutCallingTheUpstream) {
+    FakeUpstream up;
+    auto backend = make(options_for(up.url()));
+    ASSERT_TRUE(backend);
+    Request r = chat_request();
+    r.params.json_schema = R"({"type":"object","patternProperties":{"^x":{}}})";
+    auto gen = backend->generate(r, {});
+    ASSERT_FALSE(gen);
+    EXPECT_EQ(gen.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(gen.error().message().find("patternProperties"), std::string::npos);
+    EXPECT_EQ(up.posts(), 0);
+}
+
 }  // namespace
 }  // namespace ward::llm
