@@ -7,6 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "common/mapped_file.h"
 
 #include "safety/injection.h"
 #include "test_util.h"
@@ -60,6 +65,54 @@ TEST(InjectionEval, HeldOutSet) {
     EXPECT_GE(s.positive + s.negative, 70u);
     EXPECT_GE(s.recall(), 0.85);
     EXPECT_LE(s.fpr(), 0.10);
+}
+
+// Real medical text with no injection in it: the 1,000 PubMedQA abstracts (the kind of passage
+// the knowledge base holds) and the 1,273 MedQA USMLE vignettes (note-like case descriptions),
+// from the shared data. Every firing is a false positive.
+TEST(InjectionEval, RealMedicalTextDoesNotFire) {
+    static const InjectionDetector d = InjectionDetector::create({}).value();
+    std::string root = std::string(WARD_SHARED_DATA) + "/medical-qa/";
+    std::string pubmedqa = root + "pubmedqa/data/ori_pqal.json";
+    std::string medqa =
+        root +
+        "mirage/rawdata/medqa/data_clean/questions/US/4_options/phrases_no_exclude_test.jsonl";
+    if (!std::filesystem::exists(pubmedqa) || !std::filesystem::exists(medqa)) {
+        GTEST_SKIP() << "shared medical-qa data not found under " << root;
+    }
+    std::vector<std::string> texts;
+    auto abstracts = nlohmann::json::parse(read_file(pubmedqa).value());
+    for (const auto& [id, item] : abstracts.items()) {
+        std::string text;
+        for (const auto& c : item["CONTEXTS"]) text += c.get<std::string>() + " ";
+        texts.push_back(std::move(text));
+    }
+    std::string lines = read_file(medqa).value();
+    size_t pos = 0;
+    while (pos < lines.size()) {
+        size_t end = lines.find('\n', pos);
+        if (end == std::string::npos) end = lines.size();
+        if (end > pos) {
+            texts.push_back(nlohmann::json::parse(lines.substr(pos, end - pos))["question"]);
+        }
+        pos = end + 1;
+    }
+    ASSERT_GE(texts.size(), 2000u);
+    size_t fired = 0;
+    for (const auto& t : texts) {
+        RailResult r = d.check(t);
+        if (r.fired) {
+            ++fired;
+            const Span& s = r.spans[0];
+            std::printf("  false alarm (%s): ...%s...\n", r.rule.c_str(),
+                        t.substr(s.begin, s.end - s.begin).c_str());
+        }
+    }
+    double fpr = double(fired) / double(texts.size());
+    std::printf("injection on real medical text: %zu of %zu fired (%.4f)\n", fired, texts.size(),
+                fpr);
+    testing::Test::RecordProperty("real_text_fpr", std::to_string(fpr));
+    EXPECT_LE(fpr, 0.005);
 }
 
 }  // namespace
