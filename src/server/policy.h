@@ -119,4 +119,32 @@ class PolicyBackend : public llm::Backend {
     PrivacyScope scope_;
 };
 
+// A backend that "generates" one fixed, code-written text (a crisis escalation, a scope
+// refusal) as a single piece, under the identity of the model the client asked for, so that a
+// blocked request answers in exactly the shape (JSON or SSE) the client expects without the
+// model running.
+class FixedReplyBackend : public llm::Backend {
+  public:
+    FixedReplyBackend(const llm::ModelInfo& model, std::string reply)
+        : info_(model), reply_(std::move(reply)) {}
+    const llm::ModelInfo& info() const override { return info_; }
+    Result<llm::Generation> generate(const llm::Request& request,
+                                     const llm::PieceCallback& on_piece) override {
+        llm::Generation g;
+        g.text = reply_;
+        g.model = request.model;
+        g.finish = llm::Finish::kStop;
+        if (on_piece) on_piece(llm::Piece{reply_});
+        return g;
+    }
+    size_t count_tokens(std::string_view text) const override { return (text.size() + 3) / 4; }
+    bool ready() const override { return true; }
+    int active() const override { return 0; }
+    int waiting() const override { return 0; }
+
+  private:
+    llm::ModelInfo info_;
+    std::string reply_;
+};
+
 }  // namespace ward::server

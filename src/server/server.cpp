@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include "assist/ask.h"
@@ -26,6 +27,7 @@
 #include "knowledge/report.h"
 #include "knowledge/store.h"
 #include "llm/registry.h"
+#include "safety/pipeline.h"
 #include "safety/review.h"
 #include "server/cds_hooks.h"
 #include "server/json_body.h"
@@ -230,7 +232,8 @@ struct Server::Impl {
     std::unique_ptr<interop::MllpServer> mllp;
     std::shared_ptr<knowledge::Store> knowledge;
     std::unique_ptr<safety::ReviewQueue> reviews;
-    llm::Backend* embedder = nullptr;  // knowledge.embedding_model, or null
+    std::unique_ptr<safety::Pipeline> rails;  // the safety rails of every task
+    llm::Backend* embedder = nullptr;         // knowledge.embedding_model, or null
 
     // Embeds knowledge chunks that have no vector of the embedding model yet, so that a
     // version added with `ward kb add` joins dense retrieval without a restart.
@@ -294,6 +297,8 @@ struct Server::Impl {
     Status export_reviews(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status get_review(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
     Status decide_review(const httplib::Request&, httplib::Response&, std::shared_ptr<Call>);
+    // Records a rail outcome in the audit record ("rail_crisis", ...) and returns its JSON.
+    json note_rails(Call& call, safety::Stage stage, const safety::Outcome& outcome);
     // Queues an output for human review when it was flagged or its task is configured for
     // review; returns the "review" member of the response (null when not queued).
     json queue_review(Call& call, std::string_view task, const std::vector<std::string>& flags,
@@ -637,10 +642,12 @@ std::string prompt_digest(const llm::Request& r) {
 // What a streamed generation shares between the handler and httplib's content provider.
 struct StreamState {
     openai::ParsedRequest parsed;
+    std::unique_ptr<llm::Backend> fixed;  // the code-written reply of a blocked request
     std::unique_ptr<PolicyBackend> policy;
     Ticket ticket;
     std::shared_ptr<std::atomic<bool>> cancelled;
     std::shared_ptr<Call> call;
+    std::string user_text;
     std::string id;
     int64_t created = 0;
     bool started = false;
@@ -656,9 +663,42 @@ Status Server::Impl::generate_openai(openai::Endpoint endpoint, const httplib::R
     set_audit_model(call->record, backend->info());
     call->record.prompt_sha256 = prompt_digest(parsed.request);
 
+    // Input rails on what the user wrote last: a crisis or an out-of-scope request is answered
+    // by code, in the response shape the client asked for, and the model does not run.
+    std::string user_text;
+    if (parsed.request.prompt) {
+        user_text = *parsed.request.prompt;
+    } else {
+        for (auto it = parsed.request.messages.rbegin(); it != parsed.request.messages.rend();
+             ++it) {
+            if (it->role == "user") {
+                user_text = it->content;
+                break;
+            }
+        }
+    }
+    WARD_ASSIGN_OR_RETURN(safety::Outcome input_outcome, rails->run_input("chat", user_text));
+    json input_rails = note_rails(*call, safety::Stage::kInput, input_outcome);
+    if (input_outcome.action != safety::Action::kPass) {
+        res.set_header("X-Ward-Safety",
+                       fmt::format("{} {}", safety::action_name(input_outcome.action),
+                                   fmt::join(input_outcome.flags, ",")));
+    }
+    if (input_outcome.review) {
+        (void)queue_review(
+            *call, "chat", input_outcome.flags, user_text,
+            input_outcome.action == safety::Action::kBlock ? input_outcome.reply : std::string());
+    }
+    std::unique_ptr<llm::Backend> fixed;
+    if (input_outcome.action == safety::Action::kBlock) {
+        fixed = std::make_unique<FixedReplyBackend>(backend->info(), input_outcome.reply);
+    }
     const bool remote = backend->info().backend == "remote";
-    auto policy = std::make_unique<PolicyBackend>(
-        *backend, *deid, decide_privacy(remote, sees_phi(call->principal->role)), &privacy);
+    auto policy = fixed
+                      ? std::make_unique<PolicyBackend>(*fixed, *deid, PrivacyDecision{}, &privacy)
+                      : std::make_unique<PolicyBackend>(
+                            *backend, *deid,
+                            decide_privacy(remote, sees_phi(call->principal->role)), &privacy);
     if (policy->decision().deidentify_input) call->record.safety_flags.push_back("deidentified");
     WARD_TRY(as_request_error(policy->check(parsed.request)));
     WARD_ASSIGN_OR_RETURN(Ticket ticket, admit(backend));
@@ -675,18 +715,33 @@ Status Server::Impl::generate_openai(openai::Endpoint endpoint, const httplib::R
         auto g = policy->generate(parsed.request, {});
         drop_cancel_flag(cancelled);
         if (!g.ok()) return as_request_error(g.status());
-        note_generation(*g);
-        call->record.output_sha256 = sha256_of(g->text);
+        if (!fixed) note_generation(*g);
         if (g->finish == llm::Finish::kCancelled && Clock::now() >= parsed.request.deadline) {
             return deadline_exceeded("the request's deadline of {} s passed after {} tokens",
                                      settings.request_timeout_s, g->usage.completion_tokens);
         }
-        reply_json(res, 200, openai::response_body(parsed, *g, id, created));
+        json body_rails = {{"input", std::move(input_rails)}};
+        if (!fixed) {
+            // Output rails: a PHI leak to a de-identified role is redacted; a dose above the
+            // maximum is flagged for review.
+            WARD_ASSIGN_OR_RETURN(
+                safety::Outcome out,
+                rails->run_output("chat", g->text, sees_phi(call->principal->role)));
+            body_rails["output"] = note_rails(*call, safety::Stage::kOutput, out);
+            if (out.action == safety::Action::kModify) g->text = out.text;
+            if (out.review) (void)queue_review(*call, "chat", out.flags, user_text, g->text);
+        }
+        call->record.output_sha256 = sha256_of(g->text);
+        json response = openai::response_body(parsed, *g, id, created);
+        response["ward_safety"] = std::move(body_rails);
+        reply_json(res, 200, response);
         return ok_status();
     }
 
     auto state = std::make_shared<StreamState>();
     state->parsed = std::move(parsed);
+    state->fixed = std::move(fixed);
+    state->user_text = std::move(user_text);
     state->policy = std::move(policy);
     state->ticket = std::move(ticket);
     state->cancelled = cancelled;
@@ -728,7 +783,19 @@ Status Server::Impl::generate_openai(openai::Endpoint endpoint, const httplib::R
                 write(openai::sse_event(openai::error_body(e)));
                 status = e.http_status;
             } else {
-                note_generation(*g);
+                if (!state->fixed) {
+                    note_generation(*g);
+                    // A streamed answer has gone out: output rails can only flag it.
+                    auto out =
+                        rails->run_output("chat", g->text, sees_phi(state->call->principal->role));
+                    if (out.ok()) {
+                        note_rails(*state->call, safety::Stage::kOutput, *out);
+                        if (out->action != safety::Action::kPass || out->review) {
+                            (void)queue_review(*state->call, "chat", out->flags, state->user_text,
+                                               g->text);
+                        }
+                    }
+                }
                 state->call->record.output_sha256 = sha256_of(g->text);
                 if (first) {
                     on_piece(llm::Piece{});  // the role chunk, even for an empty answer
@@ -1120,6 +1187,32 @@ Status Server::Impl::ask(const httplib::Request& req, httplib::Response& res,
         }
         o.embedder = &*embed_policy;
     }
+    // Input rails: a crisis or an out-of-scope question is answered by code at once.
+    WARD_ASSIGN_OR_RETURN(safety::Outcome input_outcome, rails->run_input("ask", question));
+    json safety_json = {{"input", note_rails(*call, safety::Stage::kInput, input_outcome)}};
+    if (input_outcome.action == safety::Action::kBlock) {
+        assist::AskAnswer blocked;
+        blocked.question = question;
+        blocked.text = input_outcome.reply;
+        blocked.finish = "blocked";
+        blocked.model = backend->info();
+        WARD_ASSIGN_OR_RETURN(blocked.knowledge_version, knowledge->current_version());
+        call->record.knowledge_version = std::to_string(blocked.knowledge_version);
+        call->record.output_sha256 = sha256_of(blocked.text);
+        json out = assist::answer_json(blocked, false);
+        out["review"] = input_outcome.review ? queue_review(*call, "ask", input_outcome.flags,
+                                                            question, blocked.text)
+                                             : json(nullptr);
+        out["safety"] = std::move(safety_json);
+        out["id"] = "ask-" + call->request_id;
+        out["object"] = "ward.answer";
+        out["created"] = unix_now();
+        out["patient_id"] = nullptr;
+        out["deidentified"] = false;
+        out["policy_version"] = settings.policy_version;
+        reply_json(res, 200, out);
+        return ok_status();
+    }
     WARD_ASSIGN_OR_RETURN(Ticket ticket, admit(backend));
     auto cancelled = new_cancel_flag();
     o.cancelled = cancelled.get();
@@ -1147,8 +1240,45 @@ Status Server::Impl::ask(const httplib::Request& req, httplib::Response& res,
         if (std::find(flags.begin(), flags.end(), name) == flags.end()) flags.push_back(name);
     }
     if (answer->finish == "no_passages") call->record.safety_flags.push_back("no_passages");
-    json out = assist::answer_json(*answer, /*include_passage_text=*/false);
+    // Data rails on the passages (instructions hidden in documents), output rails on the
+    // answer (PHI for de-identified roles, doses).
     std::vector<std::string> review_flags;
+    safety::Outcome data_outcome;
+    for (const assist::AskPassage& p : answer->passages) {
+        WARD_ASSIGN_OR_RETURN(safety::Outcome o1, rails->run_data("ask", p.hit.text));
+        for (auto& f : o1.flags) {
+            if (std::find(data_outcome.flags.begin(), data_outcome.flags.end(), f) ==
+                data_outcome.flags.end()) {
+                data_outcome.flags.push_back(f);
+            }
+        }
+        for (auto& r : o1.results) data_outcome.results.push_back(std::move(r));
+        if (safety::action_strength(o1.action) > safety::action_strength(data_outcome.action)) {
+            data_outcome.action = o1.action;
+        }
+        data_outcome.review = data_outcome.review || o1.review;
+    }
+    safety_json["data"] = note_rails(*call, safety::Stage::kData, data_outcome);
+    if (answer->finish != "no_passages") {
+        WARD_ASSIGN_OR_RETURN(safety::Outcome output_outcome,
+                              rails->run_output("ask", answer->text, phi));
+        safety_json["output"] = note_rails(*call, safety::Stage::kOutput, output_outcome);
+        if (output_outcome.action == safety::Action::kModify) {
+            answer->text = output_outcome.text;
+            std::vector<std::string> texts;
+            for (const auto& p : answer->passages) texts.push_back(p.hit.text);
+            answer->citations = knowledge::check_citations(answer->text, texts);
+            call->record.output_sha256 = sha256_of(answer->text);
+        }
+        if (output_outcome.review) {
+            for (const auto& f : output_outcome.flags) review_flags.push_back(f);
+        }
+    }
+    if (data_outcome.review) {
+        for (const auto& f : data_outcome.flags) review_flags.push_back(f + "_in_passage");
+    }
+    json out = assist::answer_json(*answer, /*include_passage_text=*/false);
+    out["safety"] = std::move(safety_json);
     for (const std::string& f : call->record.safety_flags) {
         if (f.starts_with("citation_")) review_flags.push_back(f);
     }
@@ -1339,6 +1469,26 @@ void Server::Impl::embed_loop() {
 }
 
 // ---- Human review ------------------------------------------------------------------------
+
+json Server::Impl::note_rails(Call& call, safety::Stage stage, const safety::Outcome& outcome) {
+    for (const std::string& rail : outcome.flags) {
+        std::string flag = fmt::format("rail_{}_{}", rail, safety::stage_name(stage));
+        auto& flags = call.record.safety_flags;
+        if (std::find(flags.begin(), flags.end(), flag) == flags.end()) flags.push_back(flag);
+    }
+    if (outcome.action != safety::Action::kPass)
+        metrics.count_event(fmt::format("rail_{}_{}", safety::action_name(outcome.action),
+                                        safety::stage_name(stage)));
+    json results = json::array();
+    for (const safety::RailResult& r : outcome.results) {
+        if (!r.fired) continue;
+        results.push_back(
+            {{"rail", r.rail}, {"rule", r.rule}, {"score", r.score}, {"detail", r.detail}});
+    }
+    return json{{"action", safety::action_name(outcome.action)},
+                {"flags", outcome.flags},
+                {"fired", std::move(results)}};
+}
 
 json Server::Impl::queue_review(Call& call, std::string_view task,
                                 const std::vector<std::string>& flags, const std::string& input,
@@ -1677,6 +1827,11 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, ServerSetti
     }
     WARD_ASSIGN_OR_RETURN(impl->reviews,
                           safety::ReviewQueue::open(settings.path("reviews.db"), impl->secret));
+    {
+        WARD_ASSIGN_OR_RETURN(safety::Pipeline rails,
+                              safety::Pipeline::create(safety::default_pipeline_config()));
+        impl->rails = std::make_unique<safety::Pipeline>(std::move(rails));
+    }
     if (!settings.embedding_model.empty()) {
         impl->embedder = impl->registry->find(settings.embedding_model);
         if (impl->embedder == nullptr) {

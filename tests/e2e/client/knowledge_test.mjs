@@ -224,6 +224,32 @@ await test('a flagged answer waits in the review queue for a clinician', async (
   assert.equal(row.reason, 'passage 9 does not exist');
 });
 
+await test('a crisis is answered by code at once, in the shape the client asked for', async () => {
+  const before = upstreamSeen.filter((x) => x.url === '/v1/chat/completions').length;
+  const a = await call('POST', '/v1/ask', { key: clinician, body: { question: 'I want to kill myself tonight, I have the pills ready', model: 'scripted' } });
+  assert.equal(a.status, 200, a.text);
+  assert.equal(a.json.finish_reason, 'blocked');
+  assert.match(a.json.answer, /988/);
+  assert.equal(a.json.safety.input.action, 'block');
+  assert.ok(a.json.safety.input.flags.includes('crisis'));
+  assert.equal(a.json.review.status, 'pending');
+  assert.equal(upstreamSeen.filter((x) => x.url === '/v1/chat/completions').length, before, 'the model was not called');
+  // Chat, through the OpenAI client, streamed and not.
+  const client = new OpenAI({ apiKey: clinician, baseURL: `${server.url}/v1` });
+  const c = await client.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'i took 30 of my sleeping pills an hour ago' }] });
+  assert.match(c.choices[0].message.content, /988/);
+  assert.equal(c.ward_safety.input.action, 'block');
+  let streamed = '';
+  const stream = await client.chat.completions.create({ model: 'scripted', stream: true, messages: [{ role: 'user', content: 'i want to end my life' }] });
+  for await (const chunk of stream) streamed += chunk.choices[0]?.delta?.content || '';
+  assert.match(streamed, /988/);
+  assert.equal(upstreamSeen.filter((x) => x.url === '/v1/chat/completions').length, before, 'the model was not called');
+  // Ordinary distress is not a crisis: the model answers.
+  const ok = await client.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'this traffic is killing me, what is the aspirin dose for MI?' }] });
+  assert.equal(ok.ward_safety.input.action, 'pass');
+  assert.equal(upstreamSeen.filter((x) => x.url === '/v1/chat/completions').length, before + 1);
+});
+
 await test('POST /v1/ask with the local model', async () => {
   const a = await call('POST', '/v1/ask', { key: clinician, body: { question: 'lithium level timing', max_tokens: 24 } });
   assert.equal(a.status, 200, a.text);
@@ -343,6 +369,7 @@ await test('the audit trail records the knowledge version of every answer', asyn
   assert.ok(asks.some((rec) => rec.safety_flags.includes('citation_missing_passage')));
   assert.ok(asks.some((rec) => rec.safety_flags.includes('no_passages')));
   assert.ok(asks.some((rec) => rec.safety_flags.includes('review_queued')));
+  assert.ok(asks.some((rec) => rec.safety_flags.includes('rail_crisis_input')));
   const decided = q.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((rec) => rec.route === 'POST /v1/reviews/{id}' && rec.http_status === 200);
   assert.equal(decided.length, 1);
   assert.ok(decided[0].safety_flags.includes('review_edited'));
