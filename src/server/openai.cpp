@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/crypto.h"
+#include "engine/json_schema.h"
 #include "server/json_body.h"
 
 namespace ward::server::openai {
@@ -213,12 +214,74 @@ Status refuse_unsupported(const json& body) {
     if (best != body.end() && !best->is_null() && *best != 1) {
         return field_error("best_of", "only 1 is supported");
     }
+    return ok_status();
+}
+
+// response_format: {"type": "text"} (the default), {"type": "json_object"} (any JSON object),
+// or {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}. The schema is
+// compiled here so that an unsupported one is a 400 naming its keyword; its text is taken from
+// `text` again, in document order (properties are generated in the order they are listed).
+Status parse_response_format(const json& body, std::string_view text, llm::GenerationParams& p) {
     auto rf = body.find("response_format");
-    if (rf != body.end() && !rf->is_null()) {
-        if (!rf->is_object() || rf->value("type", std::string()) != "text") {
-            return field_error("response_format", "only {\"type\": \"text\"} is supported");
-        }
+    if (rf == body.end() || rf->is_null()) return ok_status();
+    if (!rf->is_object()) {
+        return field_error("response_format",
+                           fmt::format("expected an object, got {}", type_name(*rf)));
     }
+    auto type = rf->find("type");
+    if (type == rf->end() || !type->is_string()) {
+        return field_error("response_format.type",
+                           "required: \"text\", \"json_object\" or \"json_schema\"");
+    }
+    const std::string kind = type->get<std::string>();
+    if (kind == "text") return ok_status();
+    if (kind == "json_object") {
+        p.json_schema = R"({"type":"object"})";
+        return ok_status();
+    }
+    if (kind != "json_schema") {
+        return field_error("response_format.type",
+                           fmt::format("\"{}\" is not one of \"text\", \"json_object\", "
+                                       "\"json_schema\"",
+                                       kind));
+    }
+    auto spec = rf->find("json_schema");
+    if (spec == rf->end() || !spec->is_object()) {
+        return field_error("response_format.json_schema",
+                           "required with type \"json_schema\": an object with name and schema");
+    }
+    auto name = spec->find("name");
+    if (name == spec->end() || !name->is_string() || name->get<std::string>().empty() ||
+        name->get<std::string>().size() > 64 ||
+        name->get<std::string>().find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            std::string::npos) {
+        return field_error("response_format.json_schema.name",
+                           "required: 1 to 64 letters, digits, '_' or '-'");
+    }
+    if (auto strict = spec->find("strict");
+        strict != spec->end() && !strict->is_null() && !strict->is_boolean()) {
+        return field_error("response_format.json_schema.strict", "expected a boolean");
+    }
+    auto schema = spec->find("schema");
+    if (schema == spec->end() || !schema->is_object()) {
+        return field_error("response_format.json_schema.schema",
+                           schema == spec->end()
+                               ? std::string("required: a JSON Schema object")
+                               : fmt::format("expected an object, got {}", type_name(*schema)));
+    }
+    // Document order: the body parsed again, keeping key order.
+    const auto ordered = nlohmann::ordered_json::parse(text, nullptr, false);
+    std::string schema_text = schema->dump();
+    if (!ordered.is_discarded()) {
+        schema_text = ordered["response_format"]["json_schema"]["schema"].dump(
+            -1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    }
+    auto grammar = engine::compile_json_schema(std::string_view(schema_text));
+    if (!grammar) {
+        return field_error("response_format.json_schema.schema", grammar.error().message());
+    }
+    p.json_schema = std::move(schema_text);
     return ok_status();
 }
 
@@ -274,6 +337,7 @@ Result<ParsedRequest> parse_request(Endpoint endpoint, std::string_view text) {
     WARD_ASSIGN_OR_RETURN(auto frequency, get_number(body, "frequency_penalty", -2, 2));
     if (frequency) p.frequency_penalty = static_cast<float>(*frequency);
     WARD_TRY(parse_stop(body, p));
+    WARD_TRY(parse_response_format(body, text, p));
 
     if (endpoint == Endpoint::kChat) {
         WARD_ASSIGN_OR_RETURN(auto logprobs, get_bool(body, "logprobs"));
