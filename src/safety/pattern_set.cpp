@@ -123,10 +123,14 @@ Status PatternSet::add(std::string rule, double weight, std::string_view pattern
     compiled_.push_back(std::move(compiled));
     const Pattern& p = patterns_.back();
     if (!p.example.empty()) {
-        bool found = false;
-        for (const Match& m : find_all(p.example))
-            found = found || m.pattern == patterns_.size() - 1;
-        if (!found) {
+        // Only the new pattern: the example must match it, whatever the others do.
+        std::unique_ptr<pcre2_match_data, MatchDataDeleter> data(
+            pcre2_match_data_create(1, nullptr));
+        int rc = data ? pcre2_match(compiled_.back()->code,
+                                    reinterpret_cast<PCRE2_SPTR>(p.example.data()),
+                                    p.example.size(), 0, 0, data.get(), shared_match_context())
+                      : PCRE2_ERROR_NOMEMORY;
+        if (rc < 0) {
             Status s = invalid_argument("{}: pattern \"{}\" does not match its example \"{}\"",
                                         p.where, p.source, p.example);
             patterns_.pop_back();
