@@ -104,8 +104,11 @@ PipelineConfig default_pipeline_config() {
 }
 
 struct Pipeline::Impl {
+    using Plan = TaskPlan;
     std::vector<TaskPlan> plans;
     CrisisOptions crisis;
+    // The plan of `task`; NotFound naming the configured tasks otherwise.
+    Result<const Plan*> find(std::string_view task) const;
 };
 
 Pipeline::Pipeline(std::unique_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -243,31 +246,31 @@ Outcome run_rails(std::initializer_list<const std::vector<BoundRail>*> lists, st
 
 }  // namespace
 
-Result<Outcome> Pipeline::run_input(std::string_view task, std::string_view text) const {
-    for (const auto& p : impl_->plans) {
-        if (p.task == task) return run_rails({&p.input}, text, impl_->crisis);
+Result<const Pipeline::Impl::Plan*> Pipeline::Impl::find(std::string_view task) const {
+    for (const auto& p : plans) {
+        if (p.task == task) return &p;
     }
+    std::vector<std::string> names;
+    for (const auto& p : plans) names.push_back(p.task);
     return not_found("safety pipeline: unknown task \"{}\" (tasks: {})", task,
-                     fmt::join(tasks(), ", "));
+                     fmt::join(names, ", "));
+}
+
+Result<Outcome> Pipeline::run_input(std::string_view task, std::string_view text) const {
+    WARD_ASSIGN_OR_RETURN(const Impl::Plan* p, impl_->find(task));
+    return run_rails({&p->input}, text, impl_->crisis);
 }
 
 Result<Outcome> Pipeline::run_data(std::string_view task, std::string_view text) const {
-    for (const auto& p : impl_->plans) {
-        if (p.task == task) return run_rails({&p.data}, text, impl_->crisis);
-    }
-    return not_found("safety pipeline: unknown task \"{}\" (tasks: {})", task,
-                     fmt::join(tasks(), ", "));
+    WARD_ASSIGN_OR_RETURN(const Impl::Plan* p, impl_->find(task));
+    return run_rails({&p->data}, text, impl_->crisis);
 }
 
 Result<Outcome> Pipeline::run_output(std::string_view task, std::string_view text,
                                      bool role_sees_phi) const {
-    for (const auto& p : impl_->plans) {
-        if (p.task != task) continue;
-        if (role_sees_phi) return run_rails({&p.output}, text, impl_->crisis);
-        return run_rails({&p.output, &p.output_deidentified}, text, impl_->crisis);
-    }
-    return not_found("safety pipeline: unknown task \"{}\" (tasks: {})", task,
-                     fmt::join(tasks(), ", "));
+    WARD_ASSIGN_OR_RETURN(const Impl::Plan* p, impl_->find(task));
+    if (role_sees_phi) return run_rails({&p->output}, text, impl_->crisis);
+    return run_rails({&p->output, &p->output_deidentified}, text, impl_->crisis);
 }
 
 }  // namespace ward::safety
