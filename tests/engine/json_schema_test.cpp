@@ -375,6 +375,45 @@ TEST(JsonSchemaMask, BpeByteTokensAreRawBytes) {
     EXPECT_FALSE(m.accept(tok->encode("]", false).at(0)).ok());  // a value must follow ','
 }
 
+TEST(JsonSchemaMask, SentencePieceByteFallbackTokensCarryOneByte) {
+    auto tok = load_tokenizer(kData + "/models/stories260K.gguf");
+    auto trie = TokenTrie::build(*tok);
+    const int32_t brace = tok->find_token("<0x7B>");
+    const int32_t lead = tok->find_token("<0xC3>");
+    const int32_t cont = tok->find_token("<0xA9>");
+    const int32_t word = tok->find_token("\xe2\x96\x81the");  // "▁the"
+    ASSERT_GE(brace, 0);
+    ASSERT_GE(lead, 0);
+    ASSERT_GE(cont, 0);
+    ASSERT_GE(word, 0);
+    EXPECT_EQ(trie->bytes()[static_cast<size_t>(brace)], "{");
+    EXPECT_EQ(trie->bytes()[static_cast<size_t>(lead)], "\xc3");
+    EXPECT_EQ(trie->bytes()[static_cast<size_t>(word)], " the");
+    EXPECT_TRUE(trie->bytes()[static_cast<size_t>(tok->bos())].empty());  // control: never
+
+    auto g = compile(R"({"type":"string","maxLength":2})");
+    GrammarMatcher m(g, trie);
+    EXPECT_FALSE(m.allows(brace));
+    ASSERT_TRUE(m.accept_bytes("\"").ok());
+    EXPECT_TRUE(m.allows(lead));
+    EXPECT_FALSE(m.allows(word));  // " the": 4 characters, over maxLength 2
+    EXPECT_TRUE(m.allows(tok->find_token("<0x20>")));
+    ASSERT_TRUE(m.accept(lead).ok());
+    // Half a character: only a continuation byte may follow, not a word or the closing quote.
+    EXPECT_TRUE(m.allows(cont));
+    EXPECT_FALSE(m.allows(word));
+    EXPECT_FALSE(m.allows(tok->find_token("<0x22>")));
+    ASSERT_TRUE(m.accept(cont).ok());
+    ASSERT_TRUE(m.accept_bytes("x").ok());
+    EXPECT_FALSE(m.allows(brace));  // maxLength 2 reached: only the quote
+    EXPECT_FALSE(m.allows(tok->eos()));
+    ASSERT_TRUE(m.accept(tok->find_token("<0x22>")).ok());
+    EXPECT_TRUE(m.finished());
+    EXPECT_TRUE(m.allows(tok->eos()));
+    std::vector<uint8_t> allowed;
+    EXPECT_EQ(m.mask(&allowed, static_cast<size_t>(tok->n_vocab())), 1u);  // EOS alone
+}
+
 // ---- The guarantee: 100% of outputs parse and validate. ----
 
 int run_generations(const std::shared_ptr<const Model>& model, const std::string& prompt_text,
