@@ -230,7 +230,8 @@ void GrammarState::add(GrammarState* out, const GrammarStack& s) const {
 }
 
 void GrammarState::step_stack(GrammarStack& s, uint8_t b, GrammarState* out, int depth) const {
-    if (s.empty() || depth > kMaxRecursion) return;  // complete: nothing may follow
+    // Complete (nothing may follow), too deep, or out of budget for this byte.
+    if (s.empty() || depth > kMaxRecursion || --budget_ < 0) return;
     GrammarFrame& f = s.back();
     const GrammarNode& n = grammar_->nodes[static_cast<size_t>(f.node)];
     switch (n.kind) {
@@ -377,6 +378,7 @@ void GrammarState::step_stack(GrammarStack& s, uint8_t b, GrammarState* out, int
 bool GrammarState::step_into(uint8_t byte, GrammarState* out) const {
     out->grammar_ = grammar_;
     out->live_ = 0;
+    budget_ = kGrammarMaxStepsPerByte;
     for (size_t i = 0; i < live_; ++i) {
         scratch_ = stacks_[i];  // reuses the buffer
         step_stack(scratch_, byte, out, 0);

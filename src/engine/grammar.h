@@ -67,6 +67,9 @@ struct Grammar {
 inline constexpr size_t kGrammarMaxDepth = 64;
 // Live alternatives at most; further ones are dropped (the grammar only gets narrower).
 inline constexpr size_t kGrammarMaxStacks = 128;
+// Frame steps per byte at most (alternatives explored), so that no grammar makes one byte
+// cost more than this; what is left unexplored is dropped, as above.
+inline constexpr int kGrammarMaxStepsPerByte = 4096;
 
 struct GrammarFrame {
     int32_t node = 0;
@@ -106,6 +109,7 @@ class GrammarState {
     std::vector<GrammarStack> stacks_;
     size_t live_ = 0;
     mutable GrammarStack scratch_;
+    mutable int budget_ = 0;  // frame steps left for the byte being stepped
 };
 
 // Every token that can be generated as text, by raw bytes. Control, unknown and unused tokens

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@ using json = nlohmann::ordered_json;
 constexpr size_t kMaxEnumValues = 1024;
 constexpr size_t kMaxProperties = 256;
 constexpr int64_t kMaxCount = 100000;
+constexpr int64_t kMaxChoices = 1024;
 
 constexpr std::array<std::string_view, 12> kAnnotations = {
     "title",    "description", "default",  "examples",  "$schema", "$id",
@@ -500,6 +502,47 @@ Status validate(const Grammar& g, const nlohmann::json& v, int32_t id, const std
 
 }  // namespace
 
+namespace {
+
+// Choices one value may start with: alternatives nested in alternatives (anyOf, enum, type
+// lists, $ref) multiply. Errors for more than kMaxChoices, and for a cycle of alternatives
+// that never reaches a value ({"$ref": "#"} inside itself).
+Status check_choices(const Grammar& g) {
+    std::vector<int64_t> memo(g.nodes.size(), -1);
+    std::vector<uint8_t> visiting(g.nodes.size(), 0);
+    std::function<Result<int64_t>(int32_t)> choices = [&](int32_t id) -> Result<int64_t> {
+        const size_t i = static_cast<size_t>(id);
+        if (g.nodes[i].kind != GrammarNodeKind::kAnyOf) return int64_t{1};
+        if (memo[i] >= 0) return memo[i];
+        if (visiting[i] != 0) {
+            return invalid_argument("json schema: a cycle of $ref or anyOf never reaches a value");
+        }
+        visiting[i] = 1;
+        int64_t total = 0;
+        for (int32_t alt : g.nodes[i].alternatives) {
+            int64_t n;
+            WARD_ASSIGN_OR_RETURN(n, choices(alt));
+            total = std::min<int64_t>(total + n, kMaxChoices + 1);
+        }
+        visiting[i] = 0;
+        memo[i] = total;
+        return total;
+    };
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        int64_t n;
+        WARD_ASSIGN_OR_RETURN(n, choices(static_cast<int32_t>(i)));
+        if (n > kMaxChoices) {
+            return invalid_argument(
+                "json schema: alternatives (anyOf, enum, type lists, $ref) nested in one another "
+                "give more than {} choices for one value",
+                kMaxChoices);
+        }
+    }
+    return ok_status();
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Grammar>> compile_parsed_json_schema(
     const nlohmann::ordered_json& schema) {
     Compiler compiler(schema);
@@ -507,6 +550,7 @@ Result<std::shared_ptr<const Grammar>> compile_parsed_json_schema(
     WARD_ASSIGN_OR_RETURN(root, compiler.compile(schema, "", 0));
     auto grammar = std::make_shared<Grammar>(compiler.take());
     grammar->root = root;
+    WARD_TRY(check_choices(*grammar));
     return std::shared_ptr<const Grammar>(std::move(grammar));
 }
 

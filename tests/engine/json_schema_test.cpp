@@ -252,6 +252,22 @@ TEST(JsonSchema, RefusesUnsupportedKeywordsNamingThePointer) {
         EXPECT_NE(g.error().message().find(c.message), std::string::npos)
             << g.error().message() << "\nwanted: " << c.message;
     }
+    // A $ref cycle that never reaches a value, and alternatives that multiply: refused
+    // before any byte is stepped (2^12 choices for the first byte otherwise).
+    auto cycle = compile_json_schema(
+        std::string_view(R"({"$defs":{"a":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"})"));
+    ASSERT_FALSE(cycle);
+    EXPECT_NE(cycle.error().message().find("never reaches a value"), std::string::npos);
+    json chain = {{"$defs", json::object()}, {"$ref", "#/$defs/a0"}};
+    for (int i = 0; i < 12; ++i) {
+        const std::string next = "#/$defs/a" + std::to_string(i + 1);
+        chain["$defs"]["a" + std::to_string(i)] = {{"anyOf", {{{"$ref", next}}, {{"$ref", next}}}}};
+    }
+    chain["$defs"]["a12"] = {{"type", "null"}};
+    auto wide = compile_json_schema(std::string_view(chain.dump()));
+    ASSERT_FALSE(wide);
+    EXPECT_NE(wide.error().message().find("more than 1024 choices"), std::string::npos)
+        << wide.error().message();
     // Depth and size bounds.
     std::string deep = "{}";
     for (int i = 0; i < 40; ++i) deep = R"({"type":"array","items":)" + deep + "}";
