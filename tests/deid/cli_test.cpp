@@ -9,47 +9,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/cli_run.h"
+
 namespace {
 
-struct CliRun {
-    int code = -1;
-    std::string out, err;
-};
+using ward::testing::CliRun;
+using ward::testing::ward_binary;
 
-std::string ward_binary() {
-    return std::string(WARD_BINARY_DIR) + "/src/cli/ward";
-}
-
-// Runs `ward args` with `input` on stdin.
 CliRun run(const std::string& args, const std::string& input, const std::string& env = "") {
-    auto dir = std::filesystem::temp_directory_path();
-    std::string tag = std::to_string(::getpid()) + "_" + std::to_string(std::rand());
-    std::string in = (dir / ("ward_cli_in_" + tag)).string();
-    std::string out = (dir / ("ward_cli_out_" + tag)).string();
-    std::string err = (dir / ("ward_cli_err_" + tag)).string();
-    std::ofstream(in, std::ios::binary) << input;
-    std::string cmd = env + " " + ward_binary() + " " + args + " <" + in + " >" + out + " 2>" + err;
-    int status = std::system(cmd.c_str());
-    CliRun r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    auto slurp = [](const std::string& p) {
-        std::ifstream f(p, std::ios::binary);
-        return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    };
-    r.out = slurp(out);
-    r.err = slurp(err);
-    std::filesystem::remove(in);
-    std::filesystem::remove(out);
-    std::filesystem::remove(err);
-    return r;
+    return ward::testing::run_ward(args, input, env);
 }
 
-class Cli : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        if (!std::filesystem::exists(ward_binary())) GTEST_SKIP() << "ward not built";
-    }
-};
+using Cli = ward::testing::WardCliTest;
 
 TEST_F(Cli, RedactsStdinByDefault) {
     CliRun r = run("deid", "Seen by Dr. Ana Okafor on 3/14/2024.\n");

@@ -8,48 +8,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/cli_run.h"
 #include "safety/registry.h"
 
 namespace {
 
-struct CliRun {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string ward_binary() {
-    return std::string(WARD_BINARY_DIR) + "/src/cli/ward";
-}
+using ward::testing::CliRun;
+using ward::testing::ward_binary;
 
 CliRun run(const std::string& args, const std::string& input) {
-    auto dir = std::filesystem::temp_directory_path();
-    std::string tag = std::to_string(::getpid()) + "_" + std::to_string(std::rand());
-    std::string in = (dir / ("ward_safety_in_" + tag)).string();
-    std::string out = (dir / ("ward_safety_out_" + tag)).string();
-    std::string err = (dir / ("ward_safety_err_" + tag)).string();
-    std::ofstream(in, std::ios::binary) << input;
-    std::string cmd = ward_binary() + " " + args + " <" + in + " >" + out + " 2>" + err;
-    int status = std::system(cmd.c_str());
-    CliRun r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    auto slurp = [](const std::string& p) {
-        std::ifstream f(p, std::ios::binary);
-        return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    };
-    r.out = slurp(out);
-    r.err = slurp(err);
-    std::filesystem::remove(in);
-    std::filesystem::remove(out);
-    std::filesystem::remove(err);
-    return r;
+    return ward::testing::run_ward(args, input);
 }
 
-class SafetyCli : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        if (!std::filesystem::exists(ward_binary())) GTEST_SKIP() << "ward not built";
-    }
-};
+using SafetyCli = ward::testing::WardCliTest;
 
 TEST_F(SafetyCli, OneJsonObjectPerLine) {
     CliRun r = run("safety check --rail crisis --json",

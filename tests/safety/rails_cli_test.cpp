@@ -9,11 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/cli_run.h"
+
 namespace {
 
-std::string ward_binary() {
-    return std::string(WARD_BINARY_DIR) + "/src/cli/ward";
-}
+using ward::testing::ward_binary;
 
 // Runs `ward safety check --rail RAIL --json` over `input`; returns one JSON object per line.
 std::vector<nlohmann::json> check(const std::string& rail, const std::string& input) {
@@ -34,12 +34,7 @@ std::vector<nlohmann::json> check(const std::string& rail, const std::string& in
     return lines;
 }
 
-class RailsCli : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        if (!std::filesystem::exists(ward_binary())) GTEST_SKIP() << "ward not built";
-    }
-};
+using RailsCli = ward::testing::WardCliTest;
 
 TEST_F(RailsCli, Injection) {
     auto lines = check("injection",
