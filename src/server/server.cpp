@@ -1828,9 +1828,19 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, ServerSetti
     WARD_ASSIGN_OR_RETURN(impl->reviews,
                           safety::ReviewQueue::open(settings.path("reviews.db"), impl->secret));
     {
-        WARD_ASSIGN_OR_RETURN(safety::Pipeline rails,
-                              safety::Pipeline::create(safety::default_pipeline_config()));
-        impl->rails = std::make_unique<safety::Pipeline>(std::move(rails));
+        safety::PipelineConfig rails_config = safety::default_pipeline_config();
+        rails_config.crisis.escalation_text = settings.crisis_escalation_text;
+        rails_config.crisis.follow_up_text = settings.crisis_follow_up_text;
+        rails_config.crisis.include_us_resources = settings.crisis_include_us_resources;
+        for (const auto& [name, contact] : settings.crisis_resources) {
+            rails_config.crisis.local_resources.push_back({name, contact});
+        }
+        auto rails = safety::Pipeline::create(rails_config);
+        if (!rails.ok()) {
+            return Status(rails.status().code(),
+                          fmt::format("config: safety.crisis: {}", rails.status().message()));
+        }
+        impl->rails = std::make_unique<safety::Pipeline>(std::move(*rails));
     }
     if (!settings.embedding_model.empty()) {
         impl->embedder = impl->registry->find(settings.embedding_model);

@@ -69,6 +69,19 @@ ConfigSchema config_schema() {
     opt_str("knowledge.embedding_model",
             "A model of models.* that produces embeddings: the server embeds new knowledge "
             "chunks with it in the background and fuses dense with BM25 retrieval");
+    opt_str("safety.crisis.escalation_text",
+            "Opening of the code-written crisis reply (default: one fitting the category)");
+    opt_str("safety.crisis.follow_up_text",
+            "Last line of the crisis reply, saying a human will follow up (default provided)");
+    {
+        ConfigKey k = key("safety.crisis.include_us_resources", ConfigType::kBool,
+                          "List the US national resources (988, 911, abuse hotlines) after the "
+                          "local ones");
+        k.default_value.emplace(std::in_place_type<bool>, true);
+        s.add(std::move(k));
+    }
+    opt_str("safety.crisis.resources.*.name", "A local crisis resource listed first (name)");
+    opt_str("safety.crisis.resources.*.contact", "How to reach it (phone, text, address)");
     s.add(key("review.tasks", ConfigType::kStringList,
               "Tasks whose every output enters the human review queue (flagged outputs always "
               "do): ask"));
@@ -127,6 +140,18 @@ Result<ServerSettings> read_settings(const Config& c) {
     if (auto p = c.find_string("knowledge.path")) s.knowledge_path = *p;
     s.knowledge_k = static_cast<int>(c.get_int("knowledge.k"));
     if (auto m = c.find_string("knowledge.embedding_model")) s.embedding_model = *m;
+    if (auto t = c.find_string("safety.crisis.escalation_text")) s.crisis_escalation_text = *t;
+    if (auto t = c.find_string("safety.crisis.follow_up_text")) s.crisis_follow_up_text = *t;
+    s.crisis_include_us_resources = c.get_bool("safety.crisis.include_us_resources");
+    for (const std::string& name : c.children("safety.crisis.resources")) {
+        std::string prefix = "safety.crisis.resources." + name;
+        auto label = c.find_string(prefix + ".name");
+        auto contact = c.find_string(prefix + ".contact");
+        if (!label || label->empty() || !contact || contact->empty()) {
+            return invalid_argument("config: {} needs both name and contact", prefix);
+        }
+        s.crisis_resources.emplace_back(*label, *contact);
+    }
     if (c.has("review.tasks")) {
         for (const std::string& task : c.get_strings("review.tasks")) {
             if (task != "ask") {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/config.h"
@@ -46,6 +47,12 @@ struct ServerSettings {
     int knowledge_k = 5;          // passages per grounded answer
     std::string embedding_model;  // registry name of the embedding model; empty: BM25 only
     std::vector<std::string> review_tasks;  // tasks whose every output is queued for review
+    // The crisis reply (safety/crisis.h): empty texts take the built-in defaults; local resources
+    // (name, contact) are listed first, in the order of their table names.
+    std::string crisis_escalation_text;
+    std::string crisis_follow_up_text;
+    bool crisis_include_us_resources = true;
+    std::vector<std::pair<std::string, std::string>> crisis_resources;
 
     std::string path(const std::string& file) const { return data_dir + "/" + file; }
 };

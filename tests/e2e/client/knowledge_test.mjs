@@ -140,6 +140,9 @@ slots = 1
 [knowledge]
 k = 3
 embedding_model = "fake-embed"
+[safety.crisis.resources.county]
+name = "County Mobile Crisis Team"
+contact = "call 555-0100, any hour"
 `;
 fs.writeFileSync(path.join(work, 'ward.toml'), config);
 const log = path.join(work, 'server.log');
@@ -230,6 +233,8 @@ await test('a crisis is answered by code at once, in the shape the client asked 
   assert.equal(a.status, 200, a.text);
   assert.equal(a.json.finish_reason, 'blocked');
   assert.match(a.json.answer, /988/);
+  assert.match(a.json.answer, /County Mobile Crisis Team/, 'the configured local resource is listed');
+  assert.ok(a.json.answer.indexOf('County Mobile Crisis Team') < a.json.answer.indexOf('988'), 'local resources come first');
   assert.equal(a.json.safety.input.action, 'block');
   assert.ok(a.json.safety.input.flags.includes('crisis'));
   assert.equal(a.json.review.status, 'pending');
