@@ -39,8 +39,12 @@ TEST(PhiLeak, FiresOnIdentifiersWithSpansPerCategory) {
     EXPECT_GT(r.score, 0.5);
     EXPECT_LE(r.score, 1.0);
     for (const Span& s : r.spans) {
-        if (s.label == "MRN") EXPECT_EQ(span_text(text, s), "4839201");
-        if (s.label == "PHONE") EXPECT_NE(span_text(text, s).find("555-0142"), std::string::npos);
+        if (s.label == "MRN") {
+            EXPECT_EQ(span_text(text, s), "4839201");
+        }
+        if (s.label == "PHONE") {
+            EXPECT_NE(span_text(text, s).find("555-0142"), std::string::npos);
+        }
     }
     for (size_t i = 1; i < r.spans.size(); ++i) EXPECT_LT(r.spans[i - 1].begin, r.spans[i].begin);
     // The detail counts; it never quotes the text.
